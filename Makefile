@@ -1,0 +1,49 @@
+# The two contracts (README): `make demo` sets up and runs the main job; `make test` sets up and runs the tests.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# torch is installed first and explicitly so that the pinned build is used; override for other platforms,
+# e.g. make TORCH_SPEC="torch torchvision --index-url https://download.pytorch.org/whl/cpu".
+TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+FMNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# The demo's CPU budget (see README "Benchmarks" for full-budget numbers).
+DEMO_ITERATIONS ?= 500
+DEMO_EVAL_EPOCHS ?= 300
+DEMO_EVAL_MODELS ?= 2
+
+.PHONY: setup data demo test bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q $(TORCH_SPEC)
+	$(BIN)/python -m pip install -q -e ".[dev,loading]"
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+setup: $(STAMP)
+
+# Fashion-MNIST from Debian's package when apt is available; otherwise the demo falls back to torchvision's download.
+data:
+	@if [ -z "$$CONDENSED_DATA_HOME" ] && [ ! -e $(FMNIST) ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Debian package dataset-fashion-mnist"; \
+		$(SUDO) apt-get install -y -q dataset-fashion-mnist >/dev/null || echo "apt-get failed; the demo will try torchvision's download"; \
+	fi
+
+demo: setup data
+	$(BIN)/condensed-data condense --method dm --dataset fashion-mnist --ipc 10 \
+		--iterations $(DEMO_ITERATIONS) --eval-epochs $(DEMO_EVAL_EPOCHS) --eval-models $(DEMO_EVAL_MODELS) \
+		--output out/fashion-mnist-dm-ipc10 --overwrite --download
+	$(BIN)/condensed-data info out/fashion-mnist-dm-ipc10
+
+test: setup data
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+
+bench: setup data
+	$(BIN)/python benchmarks/run.py --help
+
+clean:
+	rm -rf $(VENV) out .pytest_cache

@@ -1,0 +1,184 @@
+"""Reading and writing artifact folders: atomic saves, checksummed files, verified loads.
+
+An artifact is one folder holding ``condensed.json`` and the files it lists. Writes go to a temporary sibling
+folder that is renamed into place only when complete, so a crash never leaves a half-written artifact under the
+final name. Loads check every listed file's size and sha256 before anything reads it.
+
+>>> import tempfile, pathlib
+>>> out = pathlib.Path(tempfile.mkdtemp()) / "demo"
+>>> def write(folder):
+...     (folder / "hello.txt").write_text("hi")
+>>> manifest = save_artifact(out, Manifest.example(), write)
+>>> sorted(read_artifact(out).files)
+['hello.txt']
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from condensed_data.manifest import MANIFEST_NAME, FileEntry, Manifest, ManifestError
+
+__all__ = [
+    "ArtifactError",
+    "ChecksumError",
+    "save_artifact",
+    "read_manifest",
+    "read_artifact",
+    "verify_files",
+    "sha256_file",
+    "write_manifest",
+]
+
+logger = logging.getLogger(__name__)
+
+# Files that may sit in an artifact folder without being listed in the manifest: the manifest itself and the
+# dataset card (users edit cards after publishing; the card is documentation, not data).
+UNLISTED = frozenset({MANIFEST_NAME, "README.md", ".gitattributes"})
+
+
+class ArtifactError(RuntimeError):
+    """An artifact folder that cannot be used; the message says which file and what to do."""
+
+
+class ChecksumError(ArtifactError):
+    """A file whose size or sha256 differs from the manifest."""
+
+
+def sha256_file(path: str | os.PathLike, *, chunk_size: int = 1 << 20) -> str:
+    """Return ``"sha256:<hex>"`` of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk_size):
+            digest.update(block)
+    return "sha256:" + digest.hexdigest()
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # not supported on every platform/filesystem
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _list_files(folder: Path) -> dict[str, FileEntry]:
+    entries = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        rel = path.relative_to(folder).as_posix()
+        if rel in UNLISTED:
+            continue
+        entries[rel] = FileEntry(sha256=sha256_file(path), size=path.stat().st_size)
+    return entries
+
+
+def save_artifact(
+    folder: str | os.PathLike,
+    manifest: Manifest,
+    write_files: Callable[[Path], None],
+    *,
+    overwrite: bool = False,
+    card: Callable[[Manifest], str] | None = None,
+) -> Manifest:
+    """Write an artifact atomically and return the final manifest (with its ``files`` filled in).
+
+    Args:
+        folder: Destination folder. It must not exist unless ``overwrite`` is true.
+        manifest: The manifest; its ``files`` field is replaced by the checksums of what ``write_files`` wrote.
+        write_files: Called with a temporary folder; writes the data files into it.
+        overwrite: Replace an existing folder (the old one is removed only after the new one is complete).
+        card: Optional function returning the dataset card (``README.md``) text for the final manifest.
+
+    Raises:
+        FileExistsError: ``folder`` exists and ``overwrite`` is false.
+    """
+    folder = Path(folder)
+    if folder.exists() and not overwrite:
+        raise FileExistsError(
+            f"{folder} already exists; choose another output folder or pass overwrite=True (CLI: --overwrite)"
+        )
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
+    try:
+        write_files(tmp)
+        final = manifest.replace(files=_list_files(tmp))
+        if card is not None and not (tmp / "README.md").exists():
+            (tmp / "README.md").write_text(card(final), encoding="utf-8")
+        (tmp / MANIFEST_NAME).write_text(final.to_json(), encoding="utf-8")
+        _fsync_dir(tmp)
+        if folder.exists():
+            trash = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old-", dir=folder.parent))
+            os.replace(folder, trash / folder.name)
+            os.replace(tmp, folder)
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            os.replace(tmp, folder)
+        _fsync_dir(folder.parent)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    logger.info("wrote artifact %s (%d files)", folder, len(final.files))
+    return final
+
+
+def write_manifest(folder: str | os.PathLike, manifest: Manifest) -> None:
+    """Atomically replace ``condensed.json`` in an existing artifact (e.g. to add evaluation results)."""
+    folder = Path(folder)
+    tmp = folder / f".{MANIFEST_NAME}.tmp"
+    tmp.write_text(manifest.to_json(), encoding="utf-8")
+    os.replace(tmp, folder / MANIFEST_NAME)
+
+
+def read_manifest(folder: str | os.PathLike) -> Manifest:
+    """Read and validate ``condensed.json`` from a folder (no data file is touched)."""
+    path = Path(folder) / MANIFEST_NAME
+    if not path.is_file():
+        hint = "" if Path(folder).is_dir() else " (the folder does not exist)"
+        raise ArtifactError(
+            f"{path} not found{hint}: {folder} is not a condensed-data artifact. "
+            "Artifacts are written by `condensed-data condense` or pulled with `condensed-data pull`."
+        )
+    try:
+        return Manifest.from_json(path.read_text(encoding="utf-8"))
+    except ManifestError as exc:
+        raise ManifestError(f"{path}: {exc}") from None
+
+
+def verify_files(folder: str | os.PathLike, manifest: Manifest) -> None:
+    """Check that every file the manifest lists exists with the recorded size and sha256."""
+    folder = Path(folder)
+    for name, entry in manifest.files.items():
+        path = folder / name
+        if not path.is_file():
+            raise ArtifactError(f"{path} is listed in {MANIFEST_NAME} but missing: the artifact is incomplete")
+        size = path.stat().st_size
+        if size != entry.size:
+            raise ChecksumError(
+                f"{path}: size {size} bytes, but {MANIFEST_NAME} records {entry.size} (truncated or replaced?); "
+                "download or copy the artifact again"
+            )
+        digest = sha256_file(path)
+        if digest != entry.sha256:
+            raise ChecksumError(
+                f"{path}: sha256 {digest} does not match {MANIFEST_NAME} ({entry.sha256}); the file is corrupt or "
+                "was modified; download or copy the artifact again"
+            )
+
+
+def read_artifact(folder: str | os.PathLike, *, verify: bool = True) -> Manifest:
+    """Read the manifest and, unless ``verify`` is false, check every listed file."""
+    manifest = read_manifest(folder)
+    if verify:
+        verify_files(folder, manifest)
+    return manifest

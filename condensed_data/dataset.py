@@ -1,0 +1,132 @@
+"""``CondensedDataset``: a condensed set as a drop-in, map-style ``torch.utils.data.Dataset``.
+
+Items are ``(image, label)`` with ``image`` a float tensor ``C x H x W`` in pixel space (like torchvision's
+``ToTensor`` output) and ``label`` an ``int`` (or a probability vector for soft-label sets). The training recipe the
+set was made for, normalization included, is ``ds.recipe``.
+
+>>> ds = CondensedDataset.from_pretrained("out/fashion-mnist-dm-ipc10")  # doctest: +SKIP
+>>> image, label = ds[0]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from condensed_data.artifact import read_artifact
+from condensed_data.hub import resolve
+from condensed_data.manifest import Manifest, Recipe
+from condensed_data.sources import Source, open_source
+
+__all__ = ["CondensedDataset"]
+
+
+class CondensedDataset(torch.utils.data.Dataset):
+    """A condensed set loaded from an artifact folder; behaves like a torchvision dataset.
+
+    Args:
+        folder: An artifact folder (holding ``condensed.json``).
+        transform: Applied to each image tensor (e.g. ``torchvision.transforms.Normalize(*ds.recipe...)``).
+        target_transform: Applied to each label.
+        verify: Check every file's size and sha256 against the manifest before loading (default).
+
+    The object is picklable and holds only CPU tensors, so it works with ``DataLoader(num_workers>0)`` and
+    ``DistributedSampler``.
+
+    >>> ds = CondensedDataset("out/fashion-mnist-dm-ipc10")  # doctest: +SKIP
+    >>> len(ds), ds.classes[:2]  # doctest: +SKIP
+    (100, ['T-shirt/top', 'Trouser'])
+    """
+
+    def __init__(
+        self,
+        folder: str | os.PathLike,
+        *,
+        transform: Callable[[torch.Tensor], Any] | None = None,
+        target_transform: Callable[[Any], Any] | None = None,
+        verify: bool = True,
+    ) -> None:
+        self.folder = Path(folder)
+        self.manifest: Manifest = read_artifact(self.folder, verify=verify)
+        self.source: Source = open_source(self.folder, self.manifest)
+        self.transform = transform
+        self.target_transform = target_transform
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        name_or_path: str | os.PathLike,
+        *,
+        revision: str | None = None,
+        cache_dir: str | os.PathLike | None = None,
+        local_files_only: bool = False,
+        token: str | bool | None = None,
+        transform: Callable[[torch.Tensor], Any] | None = None,
+        target_transform: Callable[[Any], Any] | None = None,
+        verify: bool = True,
+    ) -> "CondensedDataset":
+        """Load from a local folder or a Hub dataset repository id.
+
+        An existing local path wins over a Hub id of the same spelling; prefix ``local-dir:`` or ``hf-hub:``
+        to force one (see :func:`condensed_data.hub.resolve`).
+
+        >>> ds = CondensedDataset.from_pretrained("out/fashion-mnist-dm-ipc10")  # doctest: +SKIP
+        """
+        folder = resolve(
+            name_or_path, revision=revision, cache_dir=cache_dir, local_files_only=local_files_only, token=token
+        )
+        return cls(folder, transform=transform, target_transform=target_transform, verify=verify)
+
+    # -- the torchvision-like surface ---------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def __getitem__(self, index: int) -> tuple[Any, Any]:
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"index {index} is out of range for a dataset of {len(self)} items")
+        image, label = self.source[index]
+        if self.transform is not None:
+            image = self.transform(image)
+        if self.target_transform is not None:
+            label = self.target_transform(label)
+        return image, label
+
+    @property
+    def classes(self) -> list[str]:
+        """Class names, indexed by label."""
+        return list(self.manifest.classes)
+
+    @property
+    def class_to_idx(self) -> dict[str, int]:
+        """Map from class name to label."""
+        return {name: i for i, name in enumerate(self.manifest.classes)}
+
+    @property
+    def targets(self) -> list[int]:
+        """The label of every item, as torchvision datasets expose it."""
+        return self.source.targets
+
+    @property
+    def recipe(self) -> Recipe:
+        """The training recipe the set was made for (normalization, augmentation, epochs, lr, ...)."""
+        return self.manifest.recipe
+
+    def tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """All images and labels as two tensors (no transforms applied)."""
+        items = [self.source[i] for i in range(len(self))]
+        images = torch.stack([image for image, _ in items])
+        labels = torch.tensor([label for _, label in items]) if self.manifest.label_kind == "hard" else torch.stack(
+            [label for _, label in items]
+        )
+        return images, labels
+
+    def __repr__(self) -> str:
+        m = self.manifest
+        return (
+            f"CondensedDataset(method={m.method.name!r}, source={m.source.name!r}, kind={m.kind!r}, "
+            f"items={len(self)}, images_per_class={m.images_per_class}, classes={m.num_classes}, folder='{self.folder}')"
+        )

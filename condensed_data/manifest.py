@@ -1,0 +1,352 @@
+"""The artifact manifest (`condensed.json`): typed dataclasses, strict JSON round trip, validation.
+
+The manifest is the single source of truth about a condensed set: what kind of artifact it is, which method made
+it from which data, how its values are to be read, how to train on it, how it scored, and every file with its
+checksum. Loading is strict: an unknown or missing field, a wrong type or a newer ``format_version`` is an error
+that names the field, so a typo never silently changes meaning.
+
+Images are stored in *pixel space* (values nominally in ``value_space.pixel_range``, like the output of
+torchvision's ``ToTensor``); the training recipe says which normalization to apply on top (``recipe.mean`` /
+``recipe.std``), exactly as one would for the real dataset.
+
+>>> m = Manifest.from_json(Manifest.example().to_json())
+>>> m.kind, m.images_per_class
+('tensors', 1)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any
+
+from condensed_data._version import __version__
+
+__all__ = [
+    "FORMAT_VERSION",
+    "MANIFEST_NAME",
+    "KINDS",
+    "ManifestError",
+    "FileEntry",
+    "SourceInfo",
+    "MethodSpec",
+    "ValueSpace",
+    "Recipe",
+    "Evaluation",
+    "Manifest",
+]
+
+FORMAT_VERSION = 1
+MANIFEST_NAME = "condensed.json"
+KINDS = ("tensors", "generator", "latent-diffusion")
+LABEL_KINDS = ("hard", "soft")
+
+
+class ManifestError(ValueError):
+    """A manifest that cannot be read or is not valid; the message names the field and the fix."""
+
+
+def _require(cond: bool, message: str) -> None:
+    if not cond:
+        raise ManifestError(message)
+
+
+def _check_sha256(value: str, where: str) -> None:
+    _require(
+        isinstance(value, str)
+        and value.startswith("sha256:")
+        and len(value) == 71
+        and all(c in "0123456789abcdef" for c in value[7:]),
+        f"{where} must be 'sha256:' followed by 64 lower-case hex digits, got {value!r}",
+    )
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """Checksum and size of one file of the artifact."""
+
+    sha256: str
+    size: int
+
+    def __post_init__(self) -> None:
+        _check_sha256(self.sha256, "files[...].sha256")
+        _require(self.size >= 0, f"files[...].size must be >= 0, got {self.size}")
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """The real data a set was condensed from."""
+
+    name: str
+    split: str
+    num_samples: int
+    fingerprint: str
+
+    def __post_init__(self) -> None:
+        _require(self.num_samples > 0, f"source.num_samples must be > 0, got {self.num_samples}")
+        _check_sha256(self.fingerprint, "source.fingerprint")
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """The method that produced the set, with its full configuration and the plugin that provided it."""
+
+    name: str
+    config: dict[str, Any] = field(default_factory=dict)
+    distribution: str = ""
+    version: str = ""
+
+
+@dataclass(frozen=True)
+class ValueSpace:
+    """How stored image values are to be read: pixel values nominally within ``pixel_range``.
+
+    ``clamped`` says whether values were clipped to the range on export (optimized pixels may leave it).
+    """
+
+    pixel_range: tuple[float, float] = (0.0, 1.0)
+    clamped: bool = False
+
+    def __post_init__(self) -> None:
+        _require(
+            len(self.pixel_range) == 2 and self.pixel_range[0] < self.pixel_range[1],
+            f"value_space.pixel_range must be [low, high] with low < high, got {list(self.pixel_range)}",
+        )
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """The training recipe the set was made for: normalization, augmentation, optimizer and schedule."""
+
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    augmentation: str = "dsa:color_crop_cutout_flip_scale_rotate"
+    arch: str = "convnet"
+    epochs: int = 1000
+    batch_size: int = 256
+    optimizer: str = "sgd"
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    lr_schedule: str = "step: x0.1 at epochs // 2"
+
+    def __post_init__(self) -> None:
+        _require(
+            len(self.mean) == len(self.std) and len(self.mean) > 0,
+            "recipe.mean and recipe.std must be per-channel lists of equal, non-zero length",
+        )
+        _require(all(s > 0 for s in self.std), f"recipe.std must be positive, got {list(self.std)}")
+        _require(self.epochs > 0 and self.batch_size > 0, "recipe.epochs and recipe.batch_size must be > 0")
+        _require(self.lr > 0, f"recipe.lr must be > 0, got {self.lr}")
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One evaluation result: K freshly initialized networks of ``arch`` trained on the set, tested on real data."""
+
+    arch: str
+    test_set: str
+    models: int
+    accuracy_mean: float
+    accuracy_std: float
+    accuracies: tuple[float, ...] = ()
+    protocol: dict[str, Any] = field(default_factory=dict)
+    subject: str = "condensed"
+
+    def __post_init__(self) -> None:
+        _require(self.models > 0, f"evaluation.models must be > 0, got {self.models}")
+        for name in ("accuracy_mean", "accuracy_std"):
+            value = getattr(self, name)
+            _require(
+                math.isfinite(value) and 0.0 <= value <= 1.0,
+                f"evaluation.{name} must be a fraction in [0, 1], got {value}",
+            )
+        _require(
+            not self.accuracies or len(self.accuracies) == self.models,
+            f"evaluation.accuracies has {len(self.accuracies)} entries but models is {self.models}",
+        )
+        _require(
+            self.subject in ("condensed", "random-real"),
+            f"evaluation.subject must be 'condensed' or 'random-real', got {self.subject!r}",
+        )
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """The content of ``condensed.json``. See the module docstring for the value conventions."""
+
+    kind: str
+    method: MethodSpec
+    source: SourceInfo
+    classes: tuple[str, ...]
+    images_per_class: int
+    image_shape: tuple[int, int, int]
+    recipe: Recipe
+    seed: int
+    value_space: ValueSpace = ValueSpace()
+    label_kind: str = "hard"
+    evaluation: tuple[Evaluation, ...] = ()
+    files: dict[str, FileEntry] = field(default_factory=dict)
+    library_version: str = __version__
+    format_version: int = FORMAT_VERSION
+
+    def __post_init__(self) -> None:
+        _require(
+            self.format_version <= FORMAT_VERSION,
+            f"condensed.json has format_version {self.format_version}, but this condensed-data "
+            f"({__version__}) reads up to {FORMAT_VERSION}: upgrade with `pip install -U condensed-data`",
+        )
+        _require(self.format_version >= 1, f"format_version must be >= 1, got {self.format_version}")
+        _require(self.kind in KINDS, f"kind must be one of {list(KINDS)}, got {self.kind!r}")
+        _require(self.label_kind in LABEL_KINDS, f"label_kind must be one of {list(LABEL_KINDS)}, got {self.label_kind!r}")
+        _require(len(self.classes) >= 1, "classes must list at least one class name")
+        _require(len(set(self.classes)) == len(self.classes), "classes must be unique names")
+        _require(self.images_per_class >= 1, f"images_per_class must be >= 1, got {self.images_per_class}")
+        _require(
+            len(self.image_shape) == 3 and all(d > 0 for d in self.image_shape),
+            f"image_shape must be [channels, height, width], got {list(self.image_shape)}",
+        )
+        _require(
+            len(self.recipe.mean) == self.image_shape[0],
+            f"recipe.mean has {len(self.recipe.mean)} channels but image_shape has {self.image_shape[0]}",
+        )
+        for name in self.files:
+            _require(
+                bool(name) and not name.startswith(("/", "\\")) and ".." not in name.split("/") and "\\" not in name,
+                f"files: {name!r} is not a relative path inside the artifact folder",
+            )
+
+    @property
+    def num_classes(self) -> int:
+        """Number of classes."""
+        return len(self.classes)
+
+    def replace(self, **changes: Any) -> "Manifest":
+        """Return a copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    # -- JSON -------------------------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict, ``format_version`` first."""
+        data = _to_plain(self)
+        order = ["format_version", "library_version", "kind"]
+        return {**{k: data[k] for k in order}, **{k: v for k, v in data.items() if k not in order}}
+
+    def to_json(self) -> str:
+        """Stable, human-readable JSON text."""
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "Manifest":
+        """Build and validate a manifest from parsed JSON, rejecting unknown and missing fields."""
+        _require(isinstance(data, dict), "condensed.json must hold a JSON object")
+        version = data.get("format_version")
+        if isinstance(version, int) and version > FORMAT_VERSION:
+            # Checked first: a newer format may have fields this version does not know.
+            raise ManifestError(
+                f"condensed.json has format_version {version}, but this condensed-data ({__version__}) reads "
+                f"up to {FORMAT_VERSION}: upgrade with `pip install -U condensed-data`"
+            )
+        return _build(cls, data, "")
+
+    @classmethod
+    def from_json(cls, text: str) -> "Manifest":
+        """Parse JSON text (see :meth:`from_dict`)."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ManifestError(f"condensed.json is not valid JSON: {exc}") from None
+        return cls.from_dict(data)
+
+    @classmethod
+    def example(cls) -> "Manifest":
+        """A small valid manifest (for docs and tests)."""
+        return cls(
+            kind="tensors",
+            method=MethodSpec(name="dm", config={"lr_img": 1.0}),
+            source=SourceInfo(name="digits", split="train", num_samples=1437, fingerprint="sha256:" + "0" * 64),
+            classes=tuple(str(i) for i in range(10)),
+            images_per_class=1,
+            image_shape=(1, 8, 8),
+            recipe=Recipe(mean=(0.3,), std=(0.4,)),
+            seed=0,
+        )
+
+
+# -- generic (de)serialization of the dataclasses above --------------------------------------------------------
+
+
+def _to_plain(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj):
+        return {f.name: _to_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, dict):
+        return {str(k): _to_plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_to_plain(v) for v in obj]
+    return obj
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp))
+
+
+def _build(tp: Any, value: Any, path: str) -> Any:
+    """Convert parsed JSON ``value`` to type ``tp``; ``path`` names the field in errors."""
+    where = path or "condensed.json"
+    if dataclasses.is_dataclass(tp):
+        _require(isinstance(value, dict), f"{where} must be a JSON object, got {type(value).__name__}")
+        hints = typing.get_type_hints(tp)
+        fields = {f.name: f for f in dataclasses.fields(tp)}
+        unknown = sorted(set(value) - set(fields))
+        _require(
+            not unknown,
+            f"condensed.json: unknown field {', '.join(repr(_join(path, k)) for k in unknown)} "
+            f"(known fields here: {', '.join(fields)}); was it written by a newer or different tool?",
+        )
+        kwargs = {}
+        for name, f in fields.items():
+            if name in value:
+                kwargs[name] = _build(hints[name], value[name], _join(path, name))
+            else:
+                _require(
+                    f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING,
+                    f"condensed.json: missing required field {_join(path, name)!r}",
+                )
+        try:
+            return tp(**kwargs)
+        except ManifestError as exc:
+            raise ManifestError(f"condensed.json: {exc}") from None
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        return _build(next(a for a in args if a is not type(None)), value, path)
+    if origin is tuple:
+        _require(isinstance(value, list), f"{where} must be a JSON list, got {type(value).__name__}")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_build(args[0], v, f"{where}[{i}]") for i, v in enumerate(value))
+        _require(len(value) == len(args), f"{where} must have {len(args)} entries, got {len(value)}")
+        return tuple(_build(a, v, f"{where}[{i}]") for i, (a, v) in enumerate(zip(args, value)))
+    if origin is dict:
+        _require(isinstance(value, dict), f"{where} must be a JSON object, got {type(value).__name__}")
+        return {k: _build(args[1], v, f"{where}[{k!r}]") for k, v in value.items()}
+    if tp is Any:
+        return value
+    if tp is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        _require(ok, f"{where} must be a number, got {value!r}")
+        return float(value)
+    if tp in (int, str, bool):
+        ok = isinstance(value, tp) and (tp is bool or not isinstance(value, bool))
+        _require(ok, f"{where} must be of type {_type_name(tp)}, got {value!r}")
+        return value
+    raise TypeError(f"unsupported manifest field type {tp!r} at {where}")  # a bug in this module, not user input
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name

@@ -1,0 +1,28 @@
+"""Sources materialize samples from an artifact folder; one Source class per manifest ``kind``.
+
+Sources are loading-side code: they never import training code (condense, evaluate, augment, plugins).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from condensed_data.manifest import Manifest
+from condensed_data.sources.base import Source
+from condensed_data.sources.tensors import TensorSource
+
+__all__ = ["Source", "TensorSource", "open_source"]
+
+_SOURCES: dict[str, type[Source]] = {"tensors": TensorSource}
+
+
+def open_source(folder: Path, manifest: Manifest) -> Source:
+    """Build the Source for ``manifest.kind`` (only classes of this library, never code from the artifact)."""
+    try:
+        cls = _SOURCES[manifest.kind]
+    except KeyError:
+        raise NotImplementedError(
+            f"artifact kind {manifest.kind!r} is not supported by this version of condensed-data "
+            f"(supported: {', '.join(_SOURCES)}); upgrade with `pip install -U condensed-data`"
+        ) from None
+    return cls(folder, manifest)

@@ -1,0 +1,81 @@
+"""Source for artifacts of kind ``tensors``: images and labels stored in ``images.safetensors``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file
+
+from condensed_data.artifact import ArtifactError
+from condensed_data.manifest import Manifest
+from condensed_data.sources.base import Source
+
+__all__ = ["TensorSource", "IMAGES_FILE", "save_tensors"]
+
+IMAGES_FILE = "images.safetensors"
+
+
+def save_tensors(folder: Path, images: torch.Tensor, labels: torch.Tensor) -> None:
+    """Write ``images`` (N, C, H, W) float32 and ``labels`` (N,) int64 or (N, K) soft labels to ``folder``."""
+    from safetensors.torch import save_file
+
+    tensors = {"images": images.detach().to("cpu", torch.float32).contiguous(), "labels": labels.detach().cpu().contiguous()}
+    save_file(tensors, str(Path(folder) / IMAGES_FILE), metadata={"format": "condensed-data/tensors"})
+
+
+class TensorSource(Source):
+    """Stored images and labels, validated against the manifest on load."""
+
+    def __init__(self, folder: Path, manifest: Manifest) -> None:
+        super().__init__(folder, manifest)
+        path = self.folder / IMAGES_FILE
+        try:
+            tensors = load_file(str(path))
+        except FileNotFoundError:
+            raise ArtifactError(f"{path} is missing: an artifact of kind 'tensors' stores its images there") from None
+        except (SafetensorError, OSError) as exc:
+            raise ArtifactError(f"{path} is not a readable safetensors file ({exc}); download or copy it again") from None
+        missing = {"images", "labels"} - set(tensors)
+        if missing:
+            raise ArtifactError(f"{path} lacks tensor(s) {sorted(missing)}; it needs 'images' and 'labels'")
+        images, labels = tensors["images"], tensors["labels"]
+        self._check(path, images, labels)
+        self.images = images
+        self.labels = labels
+
+    def _check(self, path: Path, images: torch.Tensor, labels: torch.Tensor) -> None:
+        m = self.manifest
+        if images.dim() != 4 or tuple(images.shape[1:]) != tuple(m.image_shape):
+            raise ArtifactError(
+                f"{path}: images have shape {list(images.shape)}, but the manifest says [N, {', '.join(map(str, m.image_shape))}]"
+            )
+        if not images.is_floating_point():
+            raise ArtifactError(f"{path}: images must be floating point, got {images.dtype}")
+        if labels.shape[0] != images.shape[0]:
+            raise ArtifactError(f"{path}: {images.shape[0]} images but {labels.shape[0]} labels")
+        k = m.num_classes
+        if m.label_kind == "hard":
+            if labels.dim() != 1 or labels.is_floating_point():
+                raise ArtifactError(f"{path}: hard labels must be a 1-D integer tensor, got {labels.dtype} {list(labels.shape)}")
+            if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= k):
+                raise ArtifactError(
+                    f"{path}: labels must lie in [0, {k - 1}] for {k} classes, found {int(labels.min())}..{int(labels.max())}"
+                )
+        elif labels.dim() != 2 or labels.shape[1] != k:
+            raise ArtifactError(f"{path}: soft labels must have shape [N, {k}], got {list(labels.shape)}")
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int | torch.Tensor]:
+        image = self.images[index]
+        if self.manifest.label_kind == "hard":
+            return image, int(self.labels[index])
+        return image, self.labels[index]
+
+    @property
+    def targets(self) -> list[int]:
+        labels = self.labels if self.manifest.label_kind == "hard" else self.labels.argmax(dim=1)
+        return labels.tolist()

@@ -1,0 +1,40 @@
+"""Small in-code fixtures shared by the tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from condensed_data.artifact import save_artifact
+from condensed_data.card import render_card
+from condensed_data.manifest import Manifest, MethodSpec, Recipe, SourceInfo
+from condensed_data.sources.tensors import save_tensors
+
+
+def tiny_manifest(*, classes: int = 3, ipc: int = 2, shape=(1, 8, 8), label_kind: str = "hard") -> Manifest:
+    return Manifest(
+        kind="tensors",
+        method=MethodSpec(name="dm", config={"lr_img": 1.0}),
+        source=SourceInfo(name="digits", split="train", num_samples=100, fingerprint="sha256:" + "ab" * 32),
+        classes=tuple(f"c{i}" for i in range(classes)),
+        images_per_class=ipc,
+        image_shape=tuple(shape),
+        recipe=Recipe(mean=(0.5,) * shape[0], std=(0.25,) * shape[0]),
+        label_kind=label_kind,
+        seed=0,
+    )
+
+
+def tiny_tensors(*, classes: int = 3, ipc: int = 2, shape=(1, 8, 8)) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(0)
+    images = torch.rand((classes * ipc, *shape), generator=g)
+    labels = torch.arange(classes).repeat_interleave(ipc)
+    return images, labels
+
+
+def make_artifact(folder: Path, *, classes: int = 3, ipc: int = 2, shape=(1, 8, 8), labels=None, **kw) -> Manifest:
+    images, default_labels = tiny_tensors(classes=classes, ipc=ipc, shape=shape)
+    labels = default_labels if labels is None else labels
+    manifest = tiny_manifest(classes=classes, ipc=ipc, shape=shape, **kw)
+    return save_artifact(folder, manifest, lambda tmp: save_tensors(tmp, images, labels), card=render_card)

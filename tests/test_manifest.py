@@ -1,0 +1,98 @@
+import json
+
+import pytest
+
+from condensed_data.manifest import FORMAT_VERSION, Evaluation, FileEntry, Manifest, ManifestError, Recipe
+
+
+def example_dict():
+    return Manifest.example().to_dict()
+
+
+def test_round_trip_is_exact():
+    m = Manifest.example().replace(
+        files={"images.safetensors": FileEntry(sha256="sha256:" + "1" * 64, size=10)},
+        evaluation=(Evaluation(arch="convnet", test_set="digits/test", models=2, accuracy_mean=0.5,
+                               accuracy_std=0.1, accuracies=(0.4, 0.6), protocol={"epochs": 3}),),
+    )
+    again = Manifest.from_json(m.to_json())
+    assert again == m
+    assert again.to_json() == m.to_json()
+    assert json.loads(m.to_json())["format_version"] == FORMAT_VERSION
+    assert list(json.loads(m.to_json()))[:3] == ["format_version", "library_version", "kind"]
+
+
+@pytest.mark.parametrize("field", ["kind", "method", "source", "classes", "images_per_class", "image_shape", "recipe", "seed"])
+def test_missing_required_field_is_named(field):
+    data = example_dict()
+    del data[field]
+    with pytest.raises(ManifestError, match=f"missing required field '{field}'"):
+        Manifest.from_dict(data)
+
+
+def test_missing_nested_field_is_named():
+    data = example_dict()
+    del data["source"]["fingerprint"]
+    with pytest.raises(ManifestError, match="'source.fingerprint'"):
+        Manifest.from_dict(data)
+
+
+def test_unknown_fields_rejected_at_any_depth():
+    data = example_dict()
+    data["colour"] = "blue"
+    with pytest.raises(ManifestError, match="unknown field 'colour'"):
+        Manifest.from_dict(data)
+    data = example_dict()
+    data["recipe"]["warmup"] = 3
+    with pytest.raises(ManifestError, match="unknown field 'recipe.warmup'"):
+        Manifest.from_dict(data)
+
+
+def test_newer_format_version_says_upgrade():
+    data = example_dict()
+    data["format_version"] = FORMAT_VERSION + 1
+    data["future_field"] = 1  # a newer format may carry fields we do not know: the version error comes first
+    with pytest.raises(ManifestError, match="pip install -U condensed-data"):
+        Manifest.from_dict(data)
+
+
+@pytest.mark.parametrize(
+    "path, value, message",
+    [
+        (("images_per_class",), 0, "images_per_class must be >= 1"),
+        (("images_per_class",), "3", "images_per_class must be of type int"),
+        (("images_per_class",), True, "images_per_class must be of type int"),
+        (("kind",), "pickle", "kind must be one of"),
+        (("label_kind",), "fuzzy", "label_kind must be one of"),
+        (("image_shape",), [1, 8], "image_shape must have 3 entries"),
+        (("source", "fingerprint"), "md5:abc", "source.fingerprint must be 'sha256:'"),
+        (("recipe", "std"), [0.0], "recipe.std must be positive"),
+        (("classes",), ["a", "a"], "classes must be unique"),
+        (("files",), {"../evil": {"sha256": "sha256:" + "0" * 64, "size": 1}}, "not a relative path"),
+    ],
+)
+def test_invalid_values_are_named(path, value, message):
+    data = example_dict()
+    target = data
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    with pytest.raises(ManifestError, match=message):
+        Manifest.from_dict(data)
+
+
+def test_recipe_channels_must_match_image_shape():
+    with pytest.raises(ManifestError, match="recipe.mean has 3 channels"):
+        Manifest.example().replace(recipe=Recipe(mean=(0.1, 0.2, 0.3), std=(1.0, 1.0, 1.0)))
+
+
+def test_evaluation_accuracies_are_fractions():
+    with pytest.raises(ManifestError, match="fraction"):
+        Evaluation(arch="convnet", test_set="x", models=1, accuracy_mean=83.5, accuracy_std=0.1)
+
+
+def test_invalid_json_text():
+    with pytest.raises(ManifestError, match="not valid JSON"):
+        Manifest.from_json("{not json")
+    with pytest.raises(ManifestError, match="must hold a JSON object"):
+        Manifest.from_json("[1, 2]")
