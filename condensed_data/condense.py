@@ -1,0 +1,253 @@
+"""The condensation driver: the loop, progress, checkpoints, evaluation and export to an artifact.
+
+Methods (plugins) only provide parameters, an optimizer and a loss (:class:`condensed_data.method.Method`); the
+driver runs them, so every method gets the same progress bar, NaN guard, checkpoints and artifact format.
+
+Checkpoints go to ``.<output name>.checkpoint.pt`` beside the output folder, written atomically every
+``checkpoint_every`` iterations: synthetic parameters, optimizer state, the iteration and the state of the single
+random generator every draw comes from. ``resume=True`` continues from it (same config required), so an
+interrupted run ends with the same artifact as an uninterrupted one. The checkpoint is removed once the artifact
+is written.
+
+>>> cfg = CondenseConfig(method="dm", dataset="digits", ipc=1, iterations=10)  # doctest: +SKIP
+>>> result = condense(cfg, "out/digits-dm-ipc1")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from condensed_data.artifact import save_artifact
+from condensed_data.card import render_card, save_preview
+from condensed_data.data import RealDataset, load_dataset
+from condensed_data.evaluate import EvalConfig, evaluate, evaluate_random_real
+from condensed_data.manifest import Evaluation, Manifest, MethodSpec, Recipe, SourceInfo, ValueSpace
+from condensed_data.method import Method
+from condensed_data.registry import get_method, method_info
+from condensed_data.runtime import autocast
+from condensed_data.seeding import derive_seed, make_generator
+
+__all__ = ["CondenseConfig", "CondenseResult", "CondensationError", "condense", "checkpoint_path", "build_method"]
+
+logger = logging.getLogger(__name__)
+
+
+class CondensationError(RuntimeError):
+    """A condensation run that cannot go on (e.g. the loss became NaN); the message says what was kept."""
+
+
+@dataclass(frozen=True)
+class CondenseConfig:
+    """One condensation run.
+
+    Attributes:
+        method: Registered method name (``condensed-data methods`` lists them).
+        dataset: Real dataset name (``fashion-mnist``, ``digits``).
+        ipc: Images per class.
+        iterations: Optimization iterations (``None``: the method's default, e.g. 20,000 for DM).
+        seed: Base seed; every random draw of the run derives from it.
+        options: Overrides of the method's configuration (e.g. ``{"lr_img": 0.5}``).
+        precision: Autocast for the method's forward passes: ``"fp32"`` (default), ``"bf16"`` or ``"auto"``.
+        checkpoint_every: Iterations between checkpoints (0 disables them).
+        eval: The final evaluation protocol; ``eval.models == 0`` is not allowed, use ``evaluate=False``.
+        evaluate: Evaluate the result (and the random-real baseline) and record it in the manifest.
+        baseline: Also evaluate ``ipc`` random real images per class under the same protocol.
+        device: ``"cpu"``, ``"cuda"``, ...
+    """
+
+    method: str = "dm"
+    dataset: str = "fashion-mnist"
+    ipc: int = 10
+    iterations: int | None = None
+    seed: int = 0
+    options: dict[str, Any] = field(default_factory=dict)
+    precision: str = "fp32"
+    checkpoint_every: int = 100
+    eval: EvalConfig = EvalConfig()
+    evaluate: bool = True
+    baseline: bool = True
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.ipc, int) or self.ipc < 1:
+            raise ValueError(f"ipc (images per class) must be an integer >= 1, got {self.ipc!r}")
+        if self.iterations is not None and self.iterations < 0:
+            raise ValueError(f"iterations must be >= 0, got {self.iterations}")
+        if self.checkpoint_every < 0:
+            raise ValueError(f"checkpoint_every must be >= 0, got {self.checkpoint_every}")
+
+
+@dataclass
+class CondenseResult:
+    """What a run produced: the artifact folder and its manifest, plus the evaluations."""
+
+    folder: Path
+    manifest: Manifest
+    evaluations: list[Evaluation]
+    baseline: list[Evaluation]
+
+
+def checkpoint_path(output: str | os.PathLike) -> Path:
+    """Where the checkpoint of a run writing ``output`` lives."""
+    output = Path(output)
+    return output.parent / f".{output.name}.checkpoint.pt"
+
+
+def build_method(config: CondenseConfig, real: RealDataset, generator: torch.Generator) -> Method:
+    """Instantiate the configured method on ``real``."""
+    cls = get_method(config.method)
+    method_config = cls.config_class.from_dict(dict(config.options))
+    return cls(real, ipc=config.ipc, config=method_config, device=config.device, generator=generator)
+
+
+def _identity(config: CondenseConfig, method: Method, iterations: int) -> dict[str, Any]:
+    """What a checkpoint must match to be resumed."""
+    return {"method": config.method, "dataset": config.dataset, "ipc": config.ipc, "seed": config.seed,
+            "iterations": iterations, "options": method.config.to_dict(), "precision": config.precision}
+
+
+def _save_checkpoint(path: Path, identity: dict, iteration: int, method: Method, optimizer, generator) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save({"identity": json.dumps(identity, sort_keys=True), "iteration": iteration,
+                "method": method.state_dict(), "optimizer": optimizer.state_dict(),
+                "generator": generator.get_state()}, tmp)
+    os.replace(tmp, path)
+
+
+def _load_checkpoint(path: Path, identity: dict, method: Method, optimizer, generator) -> int:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same advice
+        raise CondensationError(f"checkpoint {path} cannot be read ({exc}); delete it to start over") from None
+    saved = json.loads(state["identity"])
+    if saved != identity:
+        diff = sorted(k for k in identity if saved.get(k) != identity[k])
+        raise CondensationError(
+            f"checkpoint {path} belongs to another run (differs in: {', '.join(diff)}); "
+            "delete it or rerun with the same settings to resume"
+        )
+    method.load_state_dict(state["method"])
+    optimizer.load_state_dict(state["optimizer"])
+    generator.set_state(state["generator"])
+    return int(state["iteration"])
+
+
+def _manifest(config: CondenseConfig, method: Method, real: RealDataset, evaluations: list[Evaluation]) -> Manifest:
+    info = {m.name: m for m in method_info()}.get(config.method.lower())
+    cfg = config.eval
+    return Manifest(
+        kind=method.kind,
+        method=MethodSpec(name=config.method.lower(), config={**method.config.to_dict(), "iterations": config.iterations},
+                          distribution=info.distribution if info else "", version=info.version if info else ""),
+        source=SourceInfo(name=real.name, split=real.split, num_samples=len(real), fingerprint=real.fingerprint()),
+        classes=tuple(real.classes),
+        images_per_class=config.ipc,
+        image_shape=tuple(real.image_shape),
+        recipe=Recipe(mean=tuple(real.mean), std=tuple(real.std),
+                      augmentation="none" if cfg.augmentation == "none" else f"dsa:{cfg.augmentation}",
+                      arch=cfg.arch, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, momentum=cfg.momentum,
+                      weight_decay=cfg.weight_decay),
+        value_space=ValueSpace(pixel_range=(0.0, 1.0), clamped=False),
+        evaluation=tuple(evaluations),
+        seed=config.seed,
+    )
+
+
+def condense(
+    config: CondenseConfig,
+    output: str | os.PathLike,
+    *,
+    overwrite: bool = False,
+    resume: bool = False,
+    progress: bool = True,
+    real: RealDataset | None = None,
+    test: RealDataset | None = None,
+    data_root: str | os.PathLike | None = None,
+    download: bool = False,
+) -> CondenseResult:
+    """Condense ``config.dataset`` with ``config.method`` and write the artifact to ``output``.
+
+    Args:
+        config: The run.
+        output: Artifact folder to create (refused if it exists, unless ``overwrite``).
+        overwrite: Replace an existing artifact (only once the new one is complete).
+        resume: Continue from this output's checkpoint if one exists.
+        progress: Show progress bars.
+        real, test: Real training/test data (loaded by name from ``config.dataset`` when omitted).
+        data_root, download: Passed to :func:`condensed_data.data.load_dataset`.
+
+    Raises:
+        FileExistsError: ``output`` exists and ``overwrite`` is false (checked before any work).
+        CondensationError: The loss became NaN/inf (the last good checkpoint is kept), or a bad checkpoint.
+    """
+    output = Path(output)
+    if output.exists() and not overwrite:
+        raise FileExistsError(f"{output} already exists; choose another --output or pass --overwrite to replace it")
+    real = real if real is not None else load_dataset(config.dataset, "train", root=data_root, download=download)
+    if config.evaluate and test is None:
+        test = load_dataset(config.dataset, "test", root=data_root, download=download)
+    generator = make_generator(derive_seed(config.seed, "condense", config.method.lower()))
+    method = build_method(config, real.to(config.device), generator)
+    iterations = config.iterations if config.iterations is not None else method.default_iterations
+    config = dataclasses.replace(config, iterations=iterations)
+    optimizer = method.make_optimizer()
+    ckpt = checkpoint_path(output)
+    identity = _identity(config, method, iterations)
+    start = 0
+    if resume and ckpt.exists():
+        start = _load_checkpoint(ckpt, identity, method, optimizer, generator)
+        logger.info("resumed %s from iteration %d", ckpt, start)
+    last_good = start if start > 0 else None
+
+    bar = tqdm(range(start, iterations), initial=start, total=iterations, desc=f"condense {config.method} ipc={config.ipc}",
+               disable=not progress, mininterval=1.0)
+    for it in bar:
+        with autocast(config.precision, config.device):
+            loss = method.loss(iteration=it, generator=generator)
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            kept = f"the last good state (iteration {last_good}) is kept in {ckpt}" if last_good is not None else "no checkpoint was written yet"
+            raise CondensationError(
+                f"loss became {value} at iteration {it}; {kept}. Lower the learning rate (e.g. --set lr_img=0.1) and "
+                "rerun (with --resume to continue from the checkpoint)"
+            )
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if any(not torch.isfinite(p).all() for p in method.parameters()):
+            raise CondensationError(f"synthetic parameters became NaN/inf at iteration {it}; {ckpt if last_good is not None else 'no checkpoint'} holds the last good state")
+        bar.set_postfix(loss=f"{value:.4g}", refresh=False)
+        done = it + 1
+        if config.checkpoint_every and done % config.checkpoint_every == 0 and done < iterations:
+            _save_checkpoint(ckpt, identity, done, method, optimizer, generator)
+            last_good = done
+    bar.close()
+
+    images, labels = method.synthetic()
+    evaluations: list[Evaluation] = []
+    baseline: list[Evaluation] = []
+    if config.evaluate:
+        evaluations = evaluate(images, labels, test, config=config.eval, seed=config.seed, device=config.device, progress=progress)
+        if config.baseline:
+            baseline = evaluate_random_real(real, test, ipc=config.ipc, config=config.eval, seed=config.seed,
+                                            device=config.device, progress=progress)
+
+    manifest = _manifest(config, method, real, evaluations + baseline)
+
+    def write(folder: Path) -> None:
+        method.export(folder)
+        save_preview(folder / "preview.png", images, labels, real.classes)
+
+    manifest = save_artifact(output, manifest, write, overwrite=overwrite, card=render_card)
+    ckpt.unlink(missing_ok=True)
+    return CondenseResult(folder=output, manifest=manifest, evaluations=evaluations, baseline=baseline)

@@ -1,0 +1,122 @@
+"""The plugin contract test: run it on your method class to check it works with condensed-data's driver.
+
+>>> from condensed_data.registry import get_method
+>>> check_method(get_method("dm"))  # raises AssertionError naming the broken rule; returns None when all hold
+
+In a plugin's test suite::
+
+    from condensed_data.testing import check_method
+    from my_plugin import MyMethod
+
+    def test_contract():
+        check_method(MyMethod)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import tempfile
+from pathlib import Path
+
+import torch
+
+from condensed_data.artifact import save_artifact
+from condensed_data.data import RealDataset
+from condensed_data.method import Method, MethodConfig
+from condensed_data.seeding import make_generator
+
+__all__ = ["check_method", "tiny_real_dataset"]
+
+
+def tiny_real_dataset(*, classes: int = 3, per_class: int = 12, shape: tuple[int, int, int] = (1, 8, 8),
+                      seed: int = 0) -> RealDataset:
+    """A small real dataset whose classes differ in mean brightness (fast to condense, easy to separate)."""
+    g = make_generator(seed)
+    images = torch.rand((classes * per_class, *shape), generator=g) * 0.5
+    labels = torch.arange(classes).repeat_interleave(per_class)
+    images += (labels.float() / max(classes - 1, 1) * 0.5).view(-1, 1, 1, 1)
+    return RealDataset(images, labels, classes=[f"class{i}" for i in range(classes)], name="tiny", split="train")
+
+
+def _build(cls: type[Method], real: RealDataset, ipc: int, seed: int, options: dict) -> Method:
+    config = cls.config_class.from_dict(options)
+    return cls(real, ipc=ipc, config=config, generator=make_generator(seed))
+
+
+def check_method(cls: type, *, real: RealDataset | None = None, ipc: int = 2, seed: int = 0,
+                 options: dict | None = None) -> None:
+    """Assert that ``cls`` honours the method contract (:class:`condensed_data.method.Method`).
+
+    Checks: class attributes; the config round-trips through JSON; the loss is a finite scalar whose gradient
+    reaches the parameters; an optimizer step changes them; ``synthetic()`` has the right shapes, labels and
+    device; the same seed gives the same loss; ``state_dict`` restores the set; ``export`` writes an artifact
+    that loads back (for kind ``tensors``, into the same images).
+
+    Args:
+        cls: The method class.
+        real: Real data to run on (default: :func:`tiny_real_dataset`).
+        ipc: Images per class to condense into.
+        seed: Seed of the generators used.
+        options: Method options for the check (e.g. a smaller ``batch_real``).
+    """
+    options = dict(options or {})
+    assert isinstance(cls, type) and issubclass(cls, Method), f"{cls!r} must subclass condensed_data.method.Method"
+    assert isinstance(getattr(cls, "name", None), str) and re.fullmatch(r"[a-z0-9][a-z0-9_-]*", cls.name), (
+        f"{cls.__name__}.name must be a lower-case identifier like 'dm', got {getattr(cls, 'name', None)!r}")
+    assert issubclass(cls.config_class, MethodConfig) and dataclasses.is_dataclass(cls.config_class), (
+        f"{cls.__name__}.config_class must be a dataclass subclassing MethodConfig")
+    default = cls.config_class()
+    text = json.dumps(default.to_dict())
+    assert cls.config_class.from_dict(json.loads(text)) == default, "config does not round-trip through JSON"
+    assert isinstance(cls.default_iterations, int) and cls.default_iterations > 0, "default_iterations must be > 0"
+
+    real = real if real is not None else tiny_real_dataset()
+    k = real.num_classes
+    method = _build(cls, real, ipc, seed, options)
+    params = method.parameters()
+    assert params and all(p.requires_grad and p.is_leaf for p in params), "parameters() must return leaf tensors requiring grad"
+
+    loss = method.loss(iteration=0, generator=make_generator(seed + 1))
+    assert loss.dim() == 0 and torch.isfinite(loss), f"loss must be a finite scalar, got {loss}"
+    again = _build(cls, real, ipc, seed, options).loss(iteration=0, generator=make_generator(seed + 1))
+    assert torch.allclose(loss, again), f"same seeds gave different losses ({float(loss)} vs {float(again)}): hidden randomness?"
+
+    optimizer = method.make_optimizer()
+    optimizer.zero_grad()
+    loss.backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in params), "the loss's gradient reaches no parameter"
+    before = [p.detach().clone() for p in params]
+    optimizer.step()
+    assert any(not torch.equal(b, p) for b, p in zip(before, params)), "an optimizer step changed no parameter"
+
+    images, labels = method.synthetic()
+    assert images.device.type == "cpu" and not images.requires_grad, "synthetic() must return detached CPU tensors"
+    assert images.dim() == 4 and tuple(images.shape[1:]) == tuple(real.image_shape), (
+        f"synthetic images must be (N, {', '.join(map(str, real.image_shape))}), got {list(images.shape)}")
+    assert labels.shape[0] == images.shape[0], "one label per synthetic image"
+    if method.kind == "tensors":
+        assert images.shape[0] == k * ipc, f"expected {k * ipc} images ({ipc} per class), got {images.shape[0]}"
+        hard = labels if labels.dim() == 1 else labels.argmax(1)
+        assert torch.bincount(hard, minlength=k).tolist() == [ipc] * k, "each class must have ipc images"
+
+    restored = _build(cls, real, ipc, seed + 7, options)
+    restored.load_state_dict(method.state_dict())
+    assert torch.allclose(restored.synthetic()[0], images), "load_state_dict(state_dict()) does not restore the set"
+
+    with tempfile.TemporaryDirectory() as tmp:
+        from condensed_data.dataset import CondensedDataset
+        from condensed_data.manifest import Manifest, MethodSpec, Recipe, SourceInfo
+
+        manifest = Manifest(kind=method.kind, method=MethodSpec(name=cls.name, config=method.config.to_dict()),
+                            source=SourceInfo(name=real.name, split=real.split, num_samples=len(real),
+                                              fingerprint=real.fingerprint()),
+                            classes=tuple(real.classes), images_per_class=ipc, image_shape=tuple(real.image_shape),
+                            recipe=Recipe(mean=tuple(real.mean), std=tuple(real.std)), seed=seed)
+        folder = Path(tmp) / "artifact"
+        save_artifact(folder, manifest, method.export)
+        loaded = CondensedDataset(folder)
+        assert len(loaded) >= 1, "the exported artifact holds no items"
+        if method.kind == "tensors":
+            assert torch.allclose(loaded.tensors()[0], images), "the exported images differ from synthetic()"
