@@ -1,0 +1,23 @@
+"""Real datasets: class-indexed, in-memory image-classification data for condensation and evaluation.
+
+Example:
+    >>> import torch
+    >>> from condensed_data.data import load_dataset
+    >>> train = load_dataset("digits")
+    >>> batch = train.sample_per_class(4, generator=torch.Generator().manual_seed(0))
+    >>> batch.shape
+    torch.Size([10, 4, 1, 8, 8])
+"""
+
+from condensed_data.data.adapters import from_image_folder, from_tensors, from_torchvision
+from condensed_data.data.catalog import list_datasets, load_dataset
+from condensed_data.data.real import RealDataset
+
+__all__ = [
+    "RealDataset",
+    "from_image_folder",
+    "from_tensors",
+    "from_torchvision",
+    "list_datasets",
+    "load_dataset",
+]

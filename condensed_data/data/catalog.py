@@ -1,0 +1,83 @@
+"""The built-in real datasets by name: :func:`load_dataset` and :func:`list_datasets`."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from condensed_data.data import digits, fashion_mnist
+from condensed_data.data.real import RealDataset
+
+__all__ = ["list_datasets", "load_dataset"]
+
+logger = logging.getLogger(__name__)
+
+Loader = Callable[[str, "str | os.PathLike[str] | None", bool], RealDataset]
+
+
+@dataclass(frozen=True)
+class _Entry:
+    splits: tuple[str, ...]
+    load: Loader
+
+
+def _load_fashion_mnist(split: str, root: str | os.PathLike[str] | None, download: bool) -> RealDataset:
+    return fashion_mnist.load_fashion_mnist(split, root=root, download=download)
+
+
+def _load_digits(split: str, root: str | os.PathLike[str] | None, download: bool) -> RealDataset:
+    # Bundled with scikit-learn: there is nothing to locate or download, so root/download do not apply.
+    if root is not None or download:
+        logger.debug("digits ships with scikit-learn; ignoring root=%r, download=%r", root, download)
+    return digits.load_digits(split)
+
+
+_DATASETS: dict[str, _Entry] = {
+    "digits": _Entry(digits.SPLITS, _load_digits),
+    "fashion-mnist": _Entry(fashion_mnist.SPLITS, _load_fashion_mnist),
+}
+_ALIASES = {"fashion_mnist": "fashion-mnist", "fashionmnist": "fashion-mnist", "fmnist": "fashion-mnist"}
+
+
+def list_datasets() -> list[str]:
+    """The names :func:`load_dataset` accepts, sorted.
+
+    Example:
+        >>> list_datasets()
+        ['digits', 'fashion-mnist']
+    """
+    return sorted(_DATASETS)
+
+
+def load_dataset(
+    name: str, split: str = "train", *, root: str | os.PathLike[str] | None = None, download: bool = False
+) -> RealDataset:
+    """Load a built-in real dataset split.
+
+    Args:
+        name: one of :func:`list_datasets` (case-insensitive; ``fashion_mnist``/``fmnist`` also work).
+        split: ``"train"`` or ``"test"``.
+        root: a folder to look in first, for datasets read from files.
+        download: download a dataset that is not on the machine (Fashion-MNIST, through torchvision).
+
+    Raises:
+        ValueError: unknown name (the message lists the known ones) or unknown split (lists the valid ones).
+
+    Example:
+        >>> ds = load_dataset("digits", "test")
+        >>> ds.name, ds.split, ds.num_classes
+        ('digits', 'test', 10)
+    """
+    key = name.strip().lower() if isinstance(name, str) else name
+    key = _ALIASES.get(key, key)
+    if key not in _DATASETS:
+        raise ValueError(
+            f"unknown dataset {name!r}; known datasets: {', '.join(list_datasets())}. "
+            "For other data use from_torchvision(), from_image_folder() or from_tensors()"
+        )
+    entry = _DATASETS[key]
+    if split not in entry.splits:
+        raise ValueError(f"unknown split {split!r} for {key}; valid splits: {', '.join(entry.splits)}")
+    return entry.load(split, root, download)

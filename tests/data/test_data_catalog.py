@@ -1,0 +1,48 @@
+"""load_dataset / list_datasets and the package's public surface."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import condensed_data.data as data
+from condensed_data.data import list_datasets, load_dataset
+
+
+def test_public_api() -> None:
+    assert sorted(data.__all__) == sorted(
+        ["RealDataset", "from_image_folder", "from_tensors", "from_torchvision", "list_datasets", "load_dataset"]
+    )
+    for name in data.__all__:
+        assert getattr(data, name).__doc__
+
+
+def test_list_datasets() -> None:
+    assert list_datasets() == ["digits", "fashion-mnist"]
+
+
+def test_unknown_name_lists_known_ones() -> None:
+    with pytest.raises(ValueError, match=r"unknown dataset 'cifar10'; known datasets: digits, fashion-mnist"):
+        load_dataset("cifar10")
+
+
+@pytest.mark.parametrize("name", ["digits", "fashion-mnist"])
+def test_unknown_split_lists_valid_ones(name: str) -> None:
+    with pytest.raises(ValueError, match=f"unknown split 'validation' for {name}; valid splits: train, test"):
+        load_dataset(name, "validation")
+
+
+@pytest.mark.parametrize("alias", ["fashion-mnist", "Fashion-MNIST", "fashion_mnist", "fmnist"])
+def test_fashion_mnist_by_name_with_root(tmp_path: Path, idx_writer, alias: str) -> None:
+    idx_writer(tmp_path / "t10k-images-idx3-ubyte", np.full((3, 28, 28), 51, dtype=np.uint8))
+    idx_writer(tmp_path / "t10k-labels-idx1-ubyte", np.array([4, 0, 9], dtype=np.uint8))
+    ds = load_dataset(alias, "test", root=tmp_path)
+    assert (ds.name, ds.split, len(ds), ds.labels.tolist()) == ("fashion-mnist", "test", 3, [4, 0, 9])
+    assert float(ds.images.max()) == pytest.approx(0.2)
+
+
+def test_digits_ignores_root_and_download(tmp_path: Path) -> None:
+    pytest.importorskip("sklearn")
+    assert len(load_dataset("digits", "test", root=tmp_path, download=True)) == 364
