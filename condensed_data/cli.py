@@ -59,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     p.add_argument("--resume", action="store_true", help="continue from the output's checkpoint if present")
     p.add_argument("--checkpoint-every", type=int, default=100, help="iterations between checkpoints (default 100)")
+    p.add_argument("--eval-every", type=int, default=0, help="evaluate one network every N iterations (default 0: only at the end)")
     p.add_argument("--precision", default="fp32", choices=["auto", "fp32", "bf16"], help="autocast while condensing (default fp32)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ... (default cpu)")
     p.add_argument("--data-root", default=None, help="folder holding the real dataset's files")
@@ -119,7 +120,7 @@ def _cmd_condense(args: argparse.Namespace) -> int:
     archs = _archs(args)
     config = CondenseConfig(method=args.method, dataset=args.dataset, ipc=args.ipc, iterations=args.iterations,
                             seed=args.seed, options=dict(args.options), precision=args.precision,
-                            checkpoint_every=args.checkpoint_every, eval=_eval_config(args), evaluate=not args.no_eval,
+                            checkpoint_every=args.checkpoint_every, eval_every=args.eval_every, eval=_eval_config(args), evaluate=not args.no_eval,
                             baseline=not args.no_baseline, device=args.device)
     result = condense(config, output, overwrite=args.overwrite, resume=args.resume, data_root=args.data_root,
                       download=args.download)

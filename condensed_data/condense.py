@@ -59,6 +59,8 @@ class CondenseConfig:
         options: Overrides of the method's configuration (e.g. ``{"lr_img": 0.5}``).
         precision: Autocast for the method's forward passes: ``"fp32"`` (default), ``"bf16"`` or ``"auto"``.
         checkpoint_every: Iterations between checkpoints (0 disables them).
+        eval_every: Iterations between evaluations during the run (0: only the final one); each trains one
+            network with the ``eval`` protocol and is logged, shown in the progress bar and kept in the history.
         eval: The final evaluation protocol; ``eval.models == 0`` is not allowed, use ``evaluate=False``.
         evaluate: Evaluate the result (and the random-real baseline) and record it in the manifest.
         baseline: Also evaluate ``ipc`` random real images per class under the same protocol.
@@ -73,6 +75,7 @@ class CondenseConfig:
     options: dict[str, Any] = field(default_factory=dict)
     precision: str = "fp32"
     checkpoint_every: int = 100
+    eval_every: int = 0
     eval: EvalConfig = EvalConfig()
     evaluate: bool = True
     baseline: bool = True
@@ -83,8 +86,8 @@ class CondenseConfig:
             raise ValueError(f"ipc (images per class) must be an integer >= 1, got {self.ipc!r}")
         if self.iterations is not None and self.iterations < 0:
             raise ValueError(f"iterations must be >= 0, got {self.iterations}")
-        if self.checkpoint_every < 0:
-            raise ValueError(f"checkpoint_every must be >= 0, got {self.checkpoint_every}")
+        if self.checkpoint_every < 0 or self.eval_every < 0:
+            raise ValueError("checkpoint_every and eval_every must be >= 0")
 
 
 @dataclass
@@ -95,6 +98,7 @@ class CondenseResult:
     manifest: Manifest
     evaluations: list[Evaluation]
     baseline: list[Evaluation]
+    history: list[dict[str, float]] = field(default_factory=list)
 
 
 def checkpoint_path(output: str | os.PathLike) -> Path:
@@ -116,15 +120,16 @@ def _identity(config: CondenseConfig, method: Method, iterations: int) -> dict[s
             "iterations": iterations, "options": method.config.to_dict(), "precision": config.precision}
 
 
-def _save_checkpoint(path: Path, identity: dict, iteration: int, method: Method, optimizer, generator) -> None:
+def _save_checkpoint(path: Path, identity: dict, iteration: int, method: Method, optimizer, generator,
+                     history: list[dict[str, float]]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     torch.save({"identity": json.dumps(identity, sort_keys=True), "iteration": iteration,
                 "method": method.state_dict(), "optimizer": optimizer.state_dict(),
-                "generator": generator.get_state()}, tmp)
+                "generator": generator.get_state(), "history": json.dumps(history)}, tmp)
     os.replace(tmp, path)
 
 
-def _load_checkpoint(path: Path, identity: dict, method: Method, optimizer, generator) -> int:
+def _load_checkpoint(path: Path, identity: dict, method: Method, optimizer, generator) -> tuple[int, list]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same advice
@@ -139,7 +144,7 @@ def _load_checkpoint(path: Path, identity: dict, method: Method, optimizer, gene
     method.load_state_dict(state["method"])
     optimizer.load_state_dict(state["optimizer"])
     generator.set_state(state["generator"])
-    return int(state["iteration"])
+    return int(state["iteration"]), json.loads(state["history"])
 
 
 def _manifest(config: CondenseConfig, method: Method, real: RealDataset, evaluations: list[Evaluation]) -> Manifest:
@@ -203,9 +208,9 @@ def condense(
     optimizer = method.make_optimizer()
     ckpt = checkpoint_path(output)
     identity = _identity(config, method, iterations)
-    start = 0
+    start, history = 0, []
     if resume and ckpt.exists():
-        start = _load_checkpoint(ckpt, identity, method, optimizer, generator)
+        start, history = _load_checkpoint(ckpt, identity, method, optimizer, generator)
         logger.info("resumed %s from iteration %d", ckpt, start)
     last_good = start if start > 0 else None
 
@@ -226,10 +231,19 @@ def condense(
         optimizer.step()
         if any(not torch.isfinite(p).all() for p in method.parameters()):
             raise CondensationError(f"synthetic parameters became NaN/inf at iteration {it}; {ckpt if last_good is not None else 'no checkpoint'} holds the last good state")
-        bar.set_postfix(loss=f"{value:.4g}", refresh=False)
         done = it + 1
+        if config.eval_every and config.evaluate and done % config.eval_every == 0 and done < iterations:
+            images, labels = method.synthetic()
+            [e] = evaluate(images, labels, test, config=dataclasses.replace(config.eval, models=1), seed=config.seed,
+                           device=config.device)
+            history.append({"iteration": done, "accuracy": e.accuracy_mean, "loss": value})
+            logger.info("iteration %d: test accuracy %.4f (%s, 1 model)", done, e.accuracy_mean, e.arch)
+        postfix = {"loss": f"{value:.4g}"}
+        if history:
+            postfix["acc"] = f"{100 * history[-1]['accuracy']:.2f}% @{history[-1]['iteration']}"
+        bar.set_postfix(postfix, refresh=False)
         if config.checkpoint_every and done % config.checkpoint_every == 0 and done < iterations:
-            _save_checkpoint(ckpt, identity, done, method, optimizer, generator)
+            _save_checkpoint(ckpt, identity, done, method, optimizer, generator, history)
             last_good = done
     bar.close()
 
@@ -250,4 +264,4 @@ def condense(
 
     manifest = save_artifact(output, manifest, write, overwrite=overwrite, card=render_card)
     ckpt.unlink(missing_ok=True)
-    return CondenseResult(folder=output, manifest=manifest, evaluations=evaluations, baseline=baseline)
+    return CondenseResult(folder=output, manifest=manifest, evaluations=evaluations, baseline=baseline, history=history)

@@ -141,3 +141,11 @@ def test_checkpoint_of_another_run_is_refused(tiny, tmp_path, extra_methods):
     checkpoint_path(out).write_bytes(b"garbage")
     with pytest.raises(CondensationError, match="cannot be read"):
         condense(cfg, out, real=real, test=test, progress=False, resume=True)
+
+
+def test_periodic_evaluation_is_recorded_and_does_not_change_the_result(tiny, tmp_path):
+    plain = run(tiny, tmp_path / "a", iterations=4, evaluate=True)
+    watched = run(tiny, tmp_path / "b", iterations=4, eval_every=2)
+    assert [h["iteration"] for h in watched.history] == [2]
+    assert 0.0 <= watched.history[0]["accuracy"] <= 1.0
+    assert plain.history == [] and plain.manifest.files == watched.manifest.files

@@ -1,0 +1,62 @@
+"""Accuracy benchmark: condense with a method, evaluate it and the random-real baseline, record both.
+
+    .venv/bin/python benchmarks/accuracy.py --method dm --ipc 10 --iterations 1000 --batch-real 64 \
+        --eval-epochs 300 --eval-models 3
+
+Records go to benchmarks/results/accuracy.json; the artifact to out/bench/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from records import save, stamp  # noqa: E402
+
+from condensed_data.condense import CondenseConfig, condense  # noqa: E402
+from condensed_data.evaluate import EvalConfig  # noqa: E402
+from condensed_data.runtime import tune_cpu_allocator  # noqa: E402
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--method", default="dm")
+    p.add_argument("--dataset", default="fashion-mnist")
+    p.add_argument("--ipc", type=int, required=True)
+    p.add_argument("--iterations", type=int, required=True)
+    p.add_argument("--batch-real", type=int, default=256)
+    p.add_argument("--eval-epochs", type=int, default=1000)
+    p.add_argument("--eval-models", type=int, default=3)
+    p.add_argument("--eval-precision", default="auto")
+    p.add_argument("--arch", default="convnet")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu")
+    args = p.parse_args()
+    tune_cpu_allocator()
+    eval_cfg = EvalConfig(arch=args.arch, epochs=args.eval_epochs, models=args.eval_models, precision=args.eval_precision)
+    cfg = CondenseConfig(method=args.method, dataset=args.dataset, ipc=args.ipc, iterations=args.iterations, seed=args.seed,
+                         options={"batch_real": args.batch_real}, eval=eval_cfg, device=args.device, checkpoint_every=0)
+    out = Path("out/bench") / f"{args.dataset}-{args.method}-ipc{args.ipc}"
+    start = time.perf_counter()
+    result = condense(cfg, out, overwrite=True, progress=True)
+    seconds = time.perf_counter() - start
+    budget = {"iterations": args.iterations, "batch_real": args.batch_real, "eval_epochs": args.eval_epochs}
+    records = []
+    for e in result.evaluations + result.baseline:
+        records.append(stamp({
+            "benchmark": "accuracy", "dataset": args.dataset,
+            "method": args.method if e.subject == "condensed" else "random-real",
+            "ipc": args.ipc, "arch": e.arch, "accuracy_mean": round(e.accuracy_mean, 4),
+            "accuracy_std": round(e.accuracy_std, 4), "models": e.models, "precision": e.protocol["precision"],
+            "budget": budget, "wall_seconds": round(seconds, 1),
+        }, args.device))
+        print(f"{records[-1]['method']:<12} ipc={args.ipc} {e.arch}: {100 * e.accuracy_mean:.2f} ± {100 * e.accuracy_std:.2f} %")
+    print("saved", save("accuracy", records))
+
+
+if __name__ == "__main__":
+    main()

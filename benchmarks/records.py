@@ -1,0 +1,50 @@
+"""Benchmark records: one JSON file per benchmark under benchmarks/results/, each a list of records.
+
+A record is replaced (not duplicated) when a new one has the same identity: benchmark, dataset, method, ipc,
+arch, metric, budget and device.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import shlex
+import sys
+from pathlib import Path
+
+import torch
+
+RESULTS = Path(__file__).resolve().parent / "results"
+IDENTITY = ("benchmark", "dataset", "method", "ipc", "arch", "metric", "precision", "budget", "device")
+
+
+def device_name(device: str = "cpu") -> str:
+    if device.startswith("cuda"):
+        return torch.cuda.get_device_name(torch.device(device))
+    return f"cpu ({os.cpu_count()} cores, {platform.machine()})"
+
+
+def command() -> str:
+    return " ".join(shlex.quote(a) for a in [".venv/bin/python", os.path.relpath(sys.argv[0]), *sys.argv[1:]])
+
+
+def stamp(record: dict, device: str = "cpu") -> dict:
+    return {**record, "device": device_name(device), "date": datetime.date.today().isoformat(), "command": command()}
+
+
+def _key(record: dict) -> str:
+    return json.dumps({k: record.get(k) for k in IDENTITY}, sort_keys=True)
+
+
+def save(name: str, new: list[dict]) -> Path:
+    """Merge ``new`` records into ``results/<name>.json`` (atomic write)."""
+    path = RESULTS / f"{name}.json"
+    records = json.loads(path.read_text()) if path.exists() else []
+    keys = {_key(r) for r in new}
+    records = [r for r in records if _key(r) not in keys] + new
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(records, indent=2) + "\n")
+    os.replace(tmp, path)
+    return path
