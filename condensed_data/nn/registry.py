@@ -1,0 +1,109 @@
+"""Network names -> constructors, and :func:`get_network`, the one way to build a network from a name.
+
+The table is a plain dict of ``functools.partial`` constructors; names are lower-case and exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+
+import torch
+
+from condensed_data.nn.alexnet import AlexNet
+from condensed_data.nn.base import FeatureClassifier
+from condensed_data.nn.convnet import ConvNet
+from condensed_data.nn.init import build
+from condensed_data.nn.mlp import MLP
+from condensed_data.nn.resnet import ResNet18
+from condensed_data.nn.vgg import VGG11
+
+__all__ = ["get_network", "list_networks"]
+
+_NETWORKS: dict[str, Callable[..., FeatureClassifier]] = {
+    "convnet": ConvNet,
+    "convnet3": ConvNet,
+    **{f"convnet-d{d}": partial(ConvNet, depth=d) for d in (1, 2, 3, 4)},
+    **{f"convnet-w{w}": partial(ConvNet, width=w) for w in (32, 64, 128, 256)},
+    "convnet-bn": partial(ConvNet, norm="batchnorm"),
+    "convnet-nn": partial(ConvNet, norm="none"),
+    "convnet-ln": partial(ConvNet, norm="layernorm"),
+    "convnet-mp": partial(ConvNet, pooling="maxpooling"),
+    "convnet-np": partial(ConvNet, pooling="none"),
+    "resnet18": ResNet18,
+    "resnet18-bn": partial(ResNet18, norm="batchnorm"),
+    "vgg11": VGG11,
+    "vgg11-bn": partial(VGG11, norm="batchnorm"),
+    "alexnet": AlexNet,
+    "mlp": MLP,
+}
+
+
+def list_networks() -> list[str]:
+    """Names accepted by :func:`get_network`, sorted.
+
+    Example:
+        >>> "convnet" in list_networks()
+        True
+    """
+    return sorted(_NETWORKS)
+
+
+def _check_shape(channels: int, num_classes: int, image_size: tuple[int, int]) -> tuple[int, int]:
+    for label, value in (("channels", channels), ("num_classes", num_classes)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{label} must be a positive int, got {value!r}")
+    size = tuple(image_size)
+    if len(size) != 2 or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in size):
+        raise ValueError(f"image_size must be two positive ints (height, width), got {image_size!r}")
+    return size  # type: ignore[return-value]
+
+
+def get_network(
+    name: str,
+    *,
+    channels: int,
+    num_classes: int,
+    image_size: tuple[int, int],
+    generator: torch.Generator | None = None,
+    device: torch.device | str = "cpu",
+) -> FeatureClassifier:
+    """Build the network ``name``, with initial weights drawn only from ``generator``.
+
+    Every network has ``forward(x) -> logits``, ``embed(x) -> (N, embed_dim)`` flattened penultimate features, an
+    ``embed_dim`` attribute, ``features`` (an ``nn.Sequential``) and ``classifier`` (the final ``nn.Linear``).
+    The global RNG is never used.
+
+    Args:
+        name: One of :func:`list_networks`: ``convnet`` (alias ``convnet3``; width 128, depth 3, instance norm, ReLU,
+            average pooling), ``convnet-d1``..``-d4``, ``convnet-w32``..``-w256``, ``convnet-bn``, ``convnet-nn``
+            (no norm), ``convnet-ln``, ``convnet-mp`` (max pooling), ``convnet-np`` (no pooling), ``resnet18``,
+            ``resnet18-bn``, ``vgg11``, ``vgg11-bn``, ``alexnet``, ``mlp``.
+        channels: Input channels.
+        num_classes: Number of logits.
+        image_size: Input ``(height, width)``.
+        generator: Source of the initial weights; ``None`` draws a fresh non-deterministic seed.
+        device: Where the network lives.
+
+    Returns:
+        The network, in training mode.
+
+    Raises:
+        ValueError: For an unknown name (the message lists the known ones) or invalid sizes.
+
+    Example:
+        >>> import torch
+        >>> net = get_network("convnet", channels=3, num_classes=10, image_size=(32, 32),
+        ...                   generator=torch.Generator().manual_seed(0))
+        >>> tuple(net.embed(torch.zeros(4, 3, 32, 32)).shape)
+        (4, 2048)
+    """
+    factory = _NETWORKS.get(name)
+    if factory is None:
+        raise ValueError(f"unknown network {name!r}; known networks: {', '.join(list_networks())}")
+    size = _check_shape(channels, num_classes, image_size)
+    return build(
+        partial(factory, channels=channels, num_classes=num_classes, image_size=size),
+        generator=generator,
+        device=device,
+    )
