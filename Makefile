@@ -18,7 +18,6 @@ DEMO_EVAL_MODELS ?= 2
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q $(TORCH_SPEC)
 	$(BIN)/python -m pip install -q -e ".[dev,loading]"
 	rm -f $(VENV)/.installed-*
@@ -40,7 +39,8 @@ demo: setup data
 	$(BIN)/condensed-data info out/fashion-mnist-dm-ipc10
 
 test: setup data
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+	# Two single-threaded workers use both cores without oversubscribing them.
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 bench: setup data
 	$(BIN)/python benchmarks/run.py --help
