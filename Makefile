@@ -10,7 +10,8 @@ FMNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # The demo's CPU budget (see README "Benchmarks" for full-budget numbers).
-DEMO_ITERATIONS ?= 500
+DEMO_ITERATIONS ?= 300
+DEMO_BATCH_REAL ?= 64
 DEMO_EVAL_EPOCHS ?= 300
 DEMO_EVAL_MODELS ?= 2
 
@@ -34,7 +35,7 @@ data:
 
 demo: setup data
 	$(BIN)/condensed-data condense --method dm --dataset fashion-mnist --ipc 10 \
-		--iterations $(DEMO_ITERATIONS) --eval-epochs $(DEMO_EVAL_EPOCHS) --eval-models $(DEMO_EVAL_MODELS) \
+		--iterations $(DEMO_ITERATIONS) --set batch_real=$(DEMO_BATCH_REAL) --eval-epochs $(DEMO_EVAL_EPOCHS) --eval-models $(DEMO_EVAL_MODELS) \
 		--output out/fashion-mnist-dm-ipc10 --overwrite --download
 	$(BIN)/condensed-data info out/fashion-mnist-dm-ipc10
 

@@ -168,6 +168,14 @@ def _manifest(config: CondenseConfig, method: Method, real: RealDataset, evaluat
     )
 
 
+def _diverged(what: str, iteration: int, last_good: int | None, ckpt: Path) -> CondensationError:
+    kept = f"the last good state (iteration {last_good}) is kept in {ckpt}" if last_good is not None else "no checkpoint was written yet"
+    return CondensationError(
+        f"{what} at iteration {iteration}; {kept}. Lower the learning rate (e.g. --set lr_img=0.1) and rerun "
+        "(with --resume to continue from the checkpoint)"
+    )
+
+
 def condense(
     config: CondenseConfig,
     output: str | os.PathLike,
@@ -221,16 +229,12 @@ def condense(
             loss = method.loss(iteration=it, generator=generator)
         value = float(loss.detach())
         if not math.isfinite(value):
-            kept = f"the last good state (iteration {last_good}) is kept in {ckpt}" if last_good is not None else "no checkpoint was written yet"
-            raise CondensationError(
-                f"loss became {value} at iteration {it}; {kept}. Lower the learning rate (e.g. --set lr_img=0.1) and "
-                "rerun (with --resume to continue from the checkpoint)"
-            )
+            raise _diverged(f"loss became {value}", it, last_good, ckpt)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        if any(not torch.isfinite(p).all() for p in method.parameters()):
-            raise CondensationError(f"synthetic parameters became NaN/inf at iteration {it}; {ckpt if last_good is not None else 'no checkpoint'} holds the last good state")
+        if not all(torch.isfinite(p).all() for p in method.parameters()):
+            raise _diverged("synthetic parameters became NaN/inf", it, last_good, ckpt)
         done = it + 1
         if config.eval_every and config.evaluate and done % config.eval_every == 0 and done < iterations:
             images, labels = method.synthetic()
