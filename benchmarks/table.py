@@ -52,7 +52,18 @@ def speed_table() -> str:
     return "\n".join(lines + ["", "Commands:", ""] + [f"- `{c}`" for c in commands])
 
 
-TABLES = {"accuracy": accuracy_table, "speed": speed_table}
+def precision_table() -> str:
+    rows = _load("precision")
+    lines = ["| set | network | precision | test accuracy (%) | models | budget | device | date |", "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['dataset']} {r['method']} ipc {r['ipc']} | {r['arch']} | {r['precision']} "
+                     f"| {100 * r['accuracy_mean']:.2f} ± {100 * r['accuracy_std']:.2f} | {r['models']} | {_budget(r['budget'])} "
+                     f"| {r['device']} | {r['date']} |")
+    commands = sorted({r["command"] for r in rows})
+    return "\n".join(lines + ["", "Commands:", ""] + [f"- `{c}`" for c in commands])
+
+
+TABLES = {"accuracy": accuracy_table, "speed": speed_table, "precision": precision_table}
 
 
 def render(readme: str) -> str:
