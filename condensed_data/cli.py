@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 from typing import Any
 
@@ -49,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("condense", help="condense a dataset into a small synthetic set",
                        description="Condense a real dataset with a registered method and write an artifact folder.")
     p.add_argument("--method", default="dm", help="method name (see `condensed-data methods`; default dm)")
-    p.add_argument("--dataset", default="fashion-mnist", help="real dataset: fashion-mnist or digits (default fashion-mnist)")
+    p.add_argument("--dataset", default="fashion-mnist",
+                   help="real dataset: fashion-mnist, digits, or imagefolder:PATH (PATH/train/<class>/*, PATH/test/...)")
     p.add_argument("--ipc", type=int, default=10, help="images per class (default 10)")
     p.add_argument("--iterations", type=int, default=None, help="optimization iterations (default: the method's own)")
     p.add_argument("--seed", type=int, default=0, help="base seed of every random draw (default 0)")
@@ -94,6 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _slug(dataset: str) -> str:
+    """A folder-name-safe form of a dataset name (``imagefolder:/data/pets`` -> ``pets``)."""
+    name = dataset.rstrip("/").rsplit("/", 1)[-1].split(":")[-1] or "dataset"
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name)
+
+
 def _eval_config(args: argparse.Namespace):
     from condensed_data.evaluate import EvalConfig
 
@@ -116,7 +124,7 @@ def _cmd_condense(args: argparse.Namespace) -> int:
 
     if args.eval_models < 1 and not args.no_eval:
         raise ValueError("--eval-models must be >= 1 (use --no-eval to skip evaluation)")
-    output = args.output or f"out/{args.dataset}-{args.method}-ipc{args.ipc}"
+    output = args.output or f"out/{_slug(args.dataset)}-{args.method}-ipc{args.ipc}"
     archs = _archs(args)
     config = CondenseConfig(method=args.method, dataset=args.dataset, ipc=args.ipc, iterations=args.iterations,
                             seed=args.seed, options=dict(args.options), precision=args.precision,

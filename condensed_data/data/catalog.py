@@ -7,7 +7,10 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from pathlib import Path
+
 from condensed_data.data import digits, fashion_mnist
+from condensed_data.data.adapters import from_image_folder
 from condensed_data.data.real import RealDataset
 
 __all__ = ["list_datasets", "load_dataset"]
@@ -41,6 +44,27 @@ _DATASETS: dict[str, _Entry] = {
 _ALIASES = {"fashion_mnist": "fashion-mnist", "fashionmnist": "fashion-mnist", "fmnist": "fashion-mnist"}
 
 
+IMAGEFOLDER_PREFIX = "imagefolder:"
+
+
+def _load_image_folder(root: str, split: str) -> RealDataset:
+    """``PATH/<split>/<class>/<image>``; every split is normalized with the train split's statistics."""
+    base = Path(root)
+    folder = base / split
+    if split == "test" and not folder.is_dir() and (base / "val").is_dir():
+        folder = base / "val"
+    if not folder.is_dir():
+        raise FileNotFoundError(
+            f"{folder} is not a folder; '{IMAGEFOLDER_PREFIX}{root}' expects {base}/train/<class>/<image> and "
+            f"{base}/test/<class>/<image> (or val/)"
+        )
+    name = f"{IMAGEFOLDER_PREFIX}{base}"
+    train = from_image_folder(base / "train", split="train", name=name)
+    if split == "train":
+        return train
+    return from_image_folder(folder, split=split, name=name, mean=train.mean, std=train.std)
+
+
 def list_datasets() -> list[str]:
     """The names :func:`load_dataset` accepts, sorted.
 
@@ -57,7 +81,8 @@ def load_dataset(
     """Load a built-in real dataset split.
 
     Args:
-        name: one of :func:`list_datasets` (case-insensitive; ``fashion_mnist``/``fmnist`` also work).
+        name: one of :func:`list_datasets` (case-insensitive; ``fashion_mnist``/``fmnist`` also work), or
+            ``"imagefolder:PATH"`` for ``PATH/train/<class>/<image>`` and ``PATH/test/...`` (or ``val/``).
         split: ``"train"`` or ``"test"``.
         root: a folder to look in first, for datasets read from files.
         download: download a dataset that is not on the machine (Fashion-MNIST, through torchvision).
@@ -70,12 +95,15 @@ def load_dataset(
         >>> ds.name, ds.split, ds.num_classes
         ('digits', 'test', 10)
     """
+    if isinstance(name, str) and name.startswith(IMAGEFOLDER_PREFIX):
+        return _load_image_folder(name[len(IMAGEFOLDER_PREFIX):], split)
     key = name.strip().lower() if isinstance(name, str) else name
     key = _ALIASES.get(key, key)
     if key not in _DATASETS:
         raise ValueError(
             f"unknown dataset {name!r}; known datasets: {', '.join(list_datasets())}. "
-            "For other data use from_torchvision(), from_image_folder() or from_tensors()"
+            f"For your own images use '{IMAGEFOLDER_PREFIX}PATH' (PATH/train/<class>/*.png and PATH/test/...), "
+            "or from_torchvision(), from_image_folder() or from_tensors() in Python"
         )
     entry = _DATASETS[key]
     if split not in entry.splits:
