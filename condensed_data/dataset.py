@@ -117,12 +117,7 @@ class CondensedDataset(torch.utils.data.Dataset):
 
     def tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
         """All images and labels as two tensors (no transforms applied)."""
-        items = [self.source[i] for i in range(len(self))]
-        images = torch.stack([image for image, _ in items])
-        labels = torch.tensor([label for _, label in items]) if self.manifest.label_kind == "hard" else torch.stack(
-            [label for _, label in items]
-        )
-        return images, labels
+        return self.source.tensors()
 
     def __repr__(self) -> str:
         m = self.manifest

@@ -111,3 +111,12 @@ def test_missing_tensor_key(tmp_path):
     save_artifact(tmp_path / "a", tiny_manifest(), write)
     with pytest.raises(ArtifactError, match="lacks tensor"):
         CondensedDataset(tmp_path / "a")
+
+
+def test_tensors_returns_the_whole_set_without_transforms(artifact):
+    ds = CondensedDataset(artifact, transform=_double)
+    images, labels = ds.tensors()
+    expected, expected_labels = tiny_tensors(classes=3, ipc=2)
+    assert torch.equal(images, expected) and torch.equal(labels, expected_labels)
+    images[0] += 1  # a copy: the dataset is unchanged
+    assert torch.equal(ds[0][0], expected[0] * 2)

@@ -34,3 +34,10 @@ class Source(ABC):
     @abstractmethod
     def targets(self) -> list[int]:
         """The hard label of every item (for soft labels: the arg-max class)."""
+
+    def tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """All images ``(N, C, H, W)`` and labels (``(N,)`` or ``(N, K)``); subclasses may do this faster."""
+        items = [self[i] for i in range(len(self))]
+        images = torch.stack([image for image, _ in items])
+        labels = [label for _, label in items]
+        return images, torch.stack(labels) if isinstance(labels[0], torch.Tensor) else torch.tensor(labels)

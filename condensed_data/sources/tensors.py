@@ -75,6 +75,9 @@ class TensorSource(Source):
             return image, int(self.labels[index])
         return image, self.labels[index]
 
+    def tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.images.clone(), self.labels.clone()
+
     @property
     def targets(self) -> list[int]:
         labels = self.labels if self.manifest.label_kind == "hard" else self.labels.argmax(dim=1)
