@@ -41,3 +41,12 @@ def test_preview_grid_places_one_row_per_class(tmp_path):
     assert (grid[1:5, 1:5] == 0).all()  # row 0: black
     save_preview(tmp_path / "p.png", images, labels, ["a", "b", "c"])
     assert Image.open(tmp_path / "p.png").size[1] == 3 * (4 * 2 + 1) + 1
+
+
+def test_huggingface_hub_parses_the_card():
+    from huggingface_hub import DatasetCard
+
+    data = DatasetCard(render_card(tiny_manifest(), repo_id="org/x")).data.to_dict()
+    assert data["task_categories"] == ["image-classification"]
+    assert "ipc-2" in data["tags"] and data["source_datasets"] == ["digits"]
+    assert data["condensed"]["images_per_class"] == 2 and data["condensed"]["label_kind"] == "hard"
