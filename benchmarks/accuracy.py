@@ -37,9 +37,20 @@ def main() -> None:
     p.add_argument("--device", default="cpu")
     args = p.parse_args()
     tune_cpu_allocator()
-    eval_cfg = EvalConfig(arch=args.arch, epochs=args.eval_epochs, models=args.eval_models, precision=args.eval_precision)
-    cfg = CondenseConfig(method=args.method, dataset=args.dataset, ipc=args.ipc, iterations=args.iterations, seed=args.seed,
-                         options={"batch_real": args.batch_real}, eval=eval_cfg, device=args.device, checkpoint_every=0)
+    eval_cfg = EvalConfig(
+        arch=args.arch, epochs=args.eval_epochs, models=args.eval_models, precision=args.eval_precision
+    )
+    cfg = CondenseConfig(
+        method=args.method,
+        dataset=args.dataset,
+        ipc=args.ipc,
+        iterations=args.iterations,
+        seed=args.seed,
+        options={"batch_real": args.batch_real},
+        eval=eval_cfg,
+        device=args.device,
+        checkpoint_every=0,
+    )
     out = Path("out/bench") / f"{args.dataset}-{args.method}-ipc{args.ipc}"
     start = time.perf_counter()
     result = condense(cfg, out, overwrite=True, progress=True)
@@ -47,14 +58,27 @@ def main() -> None:
     budget = {"iterations": args.iterations, "batch_real": args.batch_real, "eval_epochs": args.eval_epochs}
     records = []
     for e in result.evaluations + result.baseline:
-        records.append(stamp({
-            "benchmark": "accuracy", "dataset": args.dataset,
-            "method": args.method if e.subject == "condensed" else "random-real",
-            "ipc": args.ipc, "arch": e.arch, "accuracy_mean": round(e.accuracy_mean, 4),
-            "accuracy_std": round(e.accuracy_std, 4), "models": e.models, "precision": e.protocol["precision"],
-            "budget": budget, "wall_seconds": round(seconds, 1),
-        }, args.device))
-        print(f"{records[-1]['method']:<12} ipc={args.ipc} {e.arch}: {100 * e.accuracy_mean:.2f} ± {100 * e.accuracy_std:.2f} %")
+        records.append(
+            stamp(
+                {
+                    "benchmark": "accuracy",
+                    "dataset": args.dataset,
+                    "method": args.method if e.subject == "condensed" else "random-real",
+                    "ipc": args.ipc,
+                    "arch": e.arch,
+                    "accuracy_mean": round(e.accuracy_mean, 4),
+                    "accuracy_std": round(e.accuracy_std, 4),
+                    "models": e.models,
+                    "precision": e.protocol["precision"],
+                    "budget": budget,
+                    "wall_seconds": round(seconds, 1),
+                },
+                args.device,
+            )
+        )
+        print(
+            f"{records[-1]['method']:<12} ipc={args.ipc} {e.arch}: {100 * e.accuracy_mean:.2f} ± {100 * e.accuracy_std:.2f} %"
+        )
     print("saved", save("accuracy", records))
 
 

@@ -36,11 +36,22 @@ def main() -> None:
     for precision in ("fp32", "bf16"):
         cfg = EvalConfig(epochs=args.eval_epochs, models=args.eval_models, precision=precision)
         [e] = evaluate(images, labels, test, config=cfg, seed=0, progress=True)
-        records.append(stamp({
-            "benchmark": "precision", "dataset": m.source.name, "method": m.method.name, "ipc": m.images_per_class,
-            "arch": e.arch, "precision": precision, "accuracy_mean": round(e.accuracy_mean, 4),
-            "accuracy_std": round(e.accuracy_std, 4), "models": e.models, "budget": {"eval_epochs": args.eval_epochs},
-        }))
+        records.append(
+            stamp(
+                {
+                    "benchmark": "precision",
+                    "dataset": m.source.name,
+                    "method": m.method.name,
+                    "ipc": m.images_per_class,
+                    "arch": e.arch,
+                    "precision": precision,
+                    "accuracy_mean": round(e.accuracy_mean, 4),
+                    "accuracy_std": round(e.accuracy_std, 4),
+                    "models": e.models,
+                    "budget": {"eval_epochs": args.eval_epochs},
+                }
+            )
+        )
         print(f"{precision}: {100 * e.accuracy_mean:.2f} ± {100 * e.accuracy_std:.2f} %", flush=True)
     print("saved", save("precision", records))
 

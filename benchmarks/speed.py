@@ -39,10 +39,11 @@ def _peak_mib() -> float:
 
 
 def _dm_iteration(batch_real: int) -> dict:
+    from condensed_data_plugins.dm import DM, DMConfig
+
     from condensed_data.data import load_dataset
     from condensed_data.runtime import tune_cpu_allocator
     from condensed_data.seeding import make_generator
-    from condensed_data_plugins.dm import DM, DMConfig
 
     tune_cpu_allocator()
     real = load_dataset("fashion-mnist", "train")
@@ -62,9 +63,18 @@ def _dm_iteration(batch_real: int) -> dict:
     for i in range(n):
         step(i)
     seconds = (time.perf_counter() - start) / n
-    return {"benchmark": "speed", "dataset": "fashion-mnist", "method": "dm", "ipc": 10, "arch": "convnet",
-            "metric": "seconds_per_iteration", "value": round(seconds, 4), "precision": "fp32",
-            "budget": {"batch_real": batch_real, "iterations_timed": n}, "peak_rss_mib": round(_peak_mib())}
+    return {
+        "benchmark": "speed",
+        "dataset": "fashion-mnist",
+        "method": "dm",
+        "ipc": 10,
+        "arch": "convnet",
+        "metric": "seconds_per_iteration",
+        "value": round(seconds, 4),
+        "precision": "fp32",
+        "budget": {"batch_real": batch_real, "iterations_timed": n},
+        "peak_rss_mib": round(_peak_mib()),
+    }
 
 
 def _eval_case(name: str) -> dict:
@@ -87,8 +97,9 @@ def _eval_case(name: str) -> dict:
         x = real.normalize(subset.images)
         net = get_network("convnet", channels=1, num_classes=10, image_size=(28, 28), generator=g)
         opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
-        loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, subset.labels), batch_size=256, shuffle=True,
-                                             generator=g)
+        loader = torch.utils.data.DataLoader(
+            torch.utils.data.TensorDataset(x, subset.labels), batch_size=256, shuffle=True, generator=g
+        )
         dsa = DSA()
         for _ in range(epochs):
             for xb, yb in loader:
@@ -99,13 +110,29 @@ def _eval_case(name: str) -> dict:
     else:
         tune_cpu_allocator()
         cfg = EvalConfig(epochs=epochs, models=1, precision=precision)
-        train_network(subset.images, subset.labels, num_classes=10, mean=real.mean, std=real.std, config=cfg,
-                      generator=make_generator(0))
+        train_network(
+            subset.images,
+            subset.labels,
+            num_classes=10,
+            mean=real.mean,
+            std=real.std,
+            config=cfg,
+            generator=make_generator(0),
+        )
     seconds = time.perf_counter() - start
     resolved = "bf16" if precision_dtype(precision) is not None else "fp32"
-    return {"benchmark": "speed", "dataset": "fashion-mnist", "method": name, "ipc": 10, "arch": "convnet",
-            "metric": "seconds_per_1000_epochs", "value": round(seconds * 1000 / epochs, 1), "precision": resolved,
-            "budget": {"epochs_timed": epochs, "images": 100}, "peak_rss_mib": round(_peak_mib())}
+    return {
+        "benchmark": "speed",
+        "dataset": "fashion-mnist",
+        "method": name,
+        "ipc": 10,
+        "arch": "convnet",
+        "metric": "seconds_per_1000_epochs",
+        "value": round(seconds * 1000 / epochs, 1),
+        "precision": resolved,
+        "budget": {"epochs_timed": epochs, "images": 100},
+        "peak_rss_mib": round(_peak_mib()),
+    }
 
 
 def run_case(name: str) -> dict:
@@ -124,7 +151,9 @@ def main() -> None:
         return
     records = []
     for name in args.case or CASES:
-        out = subprocess.run([sys.executable, __file__, "--child", "--case", name], capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, __file__, "--child", "--case", name], capture_output=True, text=True, check=True
+        )
         record = stamp(json.loads(out.stdout.strip().splitlines()[-1]))
         print(f"{name:<18} {record['metric']} = {record['value']}  (peak RSS {record['peak_rss_mib']} MiB)", flush=True)
         records.append(record)

@@ -1,7 +1,7 @@
 """Regenerate the README's benchmark tables from benchmarks/results/*.json.
 
-    .venv/bin/python benchmarks/table.py          # rewrite the blocks between <!-- bench:NAME --> markers
-    .venv/bin/python benchmarks/table.py --check  # exit 1 if the README is out of date
+.venv/bin/python benchmarks/table.py          # rewrite the blocks between <!-- bench:NAME --> markers
+.venv/bin/python benchmarks/table.py --check  # exit 1 if the README is out of date
 """
 
 from __future__ import annotations
@@ -15,8 +15,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 # Published Fashion-MNIST numbers (ConvNet-3), from ../shared/reference/METHODS.md section 1.6.
-PUBLISHED = {("dm", 1): 70.7, ("dm", 10): 83.5, ("dm", 50): 88.1,
-             ("random-real", 1): 51.4, ("random-real", 10): 73.8, ("random-real", 50): 82.5}
+PUBLISHED = {
+    ("dm", 1): 70.7,
+    ("dm", 10): 83.5,
+    ("dm", 50): 88.1,
+    ("random-real", 1): 51.4,
+    ("random-real", 10): 73.8,
+    ("random-real", 50): 82.5,
+}
 
 
 def _load(name: str) -> list[dict]:
@@ -29,36 +35,55 @@ def _budget(b: dict) -> str:
 
 
 def accuracy_table() -> str:
-    rows = sorted(_load("accuracy"), key=lambda r: (r["dataset"], r["arch"], r["ipc"], r["method"] != "random-real", r["method"]))
-    lines = ["| dataset | method | IPC | network | test accuracy (%) | published (%) | models | budget | precision | device | date |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    rows = sorted(
+        _load("accuracy"), key=lambda r: (r["dataset"], r["arch"], r["ipc"], r["method"] != "random-real", r["method"])
+    )
+    lines = [
+        "| dataset | method | IPC | network | test accuracy (%) | published (%) | models | budget | precision | device | date |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
-        pub = PUBLISHED.get((r["method"], r["ipc"])) if r["dataset"] == "fashion-mnist" and r["arch"] == "convnet" else None
+        pub = (
+            PUBLISHED.get((r["method"], r["ipc"]))
+            if r["dataset"] == "fashion-mnist" and r["arch"] == "convnet"
+            else None
+        )
         lines.append(
             f"| {r['dataset']} | {r['method']} | {r['ipc']} | {r['arch']} | {100 * r['accuracy_mean']:.2f} ± {100 * r['accuracy_std']:.2f} "
-            f"| {pub if pub is not None else '–'} | {r['models']} | {_budget(r['budget'])} | {r['precision']} | {r['device']} | {r['date']} |")
+            f"| {pub if pub is not None else '–'} | {r['models']} | {_budget(r['budget'])} | {r['precision']} | {r['device']} | {r['date']} |"
+        )
     commands = sorted({r["command"] for r in rows})
     return "\n".join(lines + ["", "Commands:", ""] + [f"- `{c}`" for c in commands])
 
 
 def speed_table() -> str:
     rows = _load("speed")
-    lines = ["| case | metric | value | precision | peak RSS (MiB) | timed | device | date |", "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| case | metric | value | precision | peak RSS (MiB) | timed | device | date |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         name = f"{r['method']} ipc {r['ipc']}" if r["method"] == "dm" else r["method"]
-        lines.append(f"| {name} | {r['metric'].replace('_', ' ')} | {r['value']} | {r['precision']} | {r['peak_rss_mib']} "
-                     f"| {_budget(r['budget'])} | {r['device']} | {r['date']} |")
+        lines.append(
+            f"| {name} | {r['metric'].replace('_', ' ')} | {r['value']} | {r['precision']} | {r['peak_rss_mib']} "
+            f"| {_budget(r['budget'])} | {r['device']} | {r['date']} |"
+        )
     commands = sorted({r["command"] for r in rows})
     return "\n".join(lines + ["", "Commands:", ""] + [f"- `{c}`" for c in commands])
 
 
 def precision_table() -> str:
     rows = _load("precision")
-    lines = ["| set | network | precision | test accuracy (%) | models | budget | device | date |", "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| set | network | precision | test accuracy (%) | models | budget | device | date |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
-        lines.append(f"| {r['dataset']} {r['method']} ipc {r['ipc']} | {r['arch']} | {r['precision']} "
-                     f"| {100 * r['accuracy_mean']:.2f} ± {100 * r['accuracy_std']:.2f} | {r['models']} | {_budget(r['budget'])} "
-                     f"| {r['device']} | {r['date']} |")
+        lines.append(
+            f"| {r['dataset']} {r['method']} ipc {r['ipc']} | {r['arch']} | {r['precision']} "
+            f"| {100 * r['accuracy_mean']:.2f} ± {100 * r['accuracy_std']:.2f} | {r['models']} | {_budget(r['budget'])} "
+            f"| {r['device']} | {r['date']} |"
+        )
     commands = sorted({r["command"] for r in rows})
     return "\n".join(lines + ["", "Commands:", ""] + [f"- `{c}`" for c in commands])
 
@@ -69,7 +94,8 @@ TABLES = {"accuracy": accuracy_table, "speed": speed_table, "precision": precisi
 def render(readme: str) -> str:
     for name, fn in TABLES.items():
         pattern = re.compile(rf"(<!-- bench:{name} -->\n).*?(<!-- /bench:{name} -->)", re.S)
-        readme = pattern.sub(lambda m: m.group(1) + fn() + "\n" + m.group(2), readme)
+        table = fn()
+        readme = pattern.sub(lambda m, table=table: m.group(1) + table + "\n" + m.group(2), readme)
     return readme
 
 

@@ -96,7 +96,9 @@ class DSAParams:
             raise ValueError(f"DSAParams.ratio_rotate is in degrees, at most 180, got {self.ratio_rotate!r}")
         for name in ("ratio_crop_pad", "ratio_cutout"):
             if getattr(self, name) > 1:
-                raise ValueError(f"DSAParams.{name} is a fraction of the image side in [0, 1], got {getattr(self, name)!r}")
+                raise ValueError(
+                    f"DSAParams.{name} is a fraction of the image side in [0, 1], got {getattr(self, name)!r}"
+                )
 
 
 @dataclass(frozen=True, eq=False)  # tensors have no truth value: compare draws field by field
@@ -152,7 +154,9 @@ class DSADraw:
             t = getattr(self, name)
             if tuple(t.shape) != shape or t.is_floating_point() != floating:
                 kind = "floating" if floating else "integer/bool"
-                raise ValueError(f"DSADraw.{name} must be a {kind} tensor of shape {shape}, got {t.dtype} {tuple(t.shape)}")
+                raise ValueError(
+                    f"DSADraw.{name} must be a {kind} tensor of shape {shape}, got {t.dtype} {tuple(t.shape)}"
+                )
 
     def __len__(self) -> int:
         return self.op.shape[0]

@@ -40,7 +40,13 @@ def render_card(manifest: Manifest, *, repo_id: str | None = None) -> str:
     """The dataset card for ``manifest``: YAML metadata, evaluation table, recipe, preview and loading snippet."""
     m = manifest
     n_images = m.images_per_class * m.num_classes
-    tags = ["dataset-distillation", "dataset-condensation", "condensed-data", m.method.name, f"ipc-{m.images_per_class}"]
+    tags = [
+        "dataset-distillation",
+        "dataset-condensation",
+        "condensed-data",
+        m.method.name,
+        f"ipc-{m.images_per_class}",
+    ]
     meta = {
         "license": "other",
         "task_categories": ["image-classification"],
@@ -60,7 +66,11 @@ def render_card(manifest: Manifest, *, repo_id: str | None = None) -> str:
         "source_split": m.source.split,
         "source_fingerprint": m.source.fingerprint,
         "label_kind": m.label_kind,
-        "value_space": {"pixel_range": list(m.value_space.pixel_range), "mean": list(m.recipe.mean), "std": list(m.recipe.std)},
+        "value_space": {
+            "pixel_range": list(m.value_space.pixel_range),
+            "mean": list(m.recipe.mean),
+            "std": list(m.recipe.std),
+        },
         "format_version": m.format_version,
     }
     lines += [f"  {key}: {_yaml_value(value)}" for key, value in block.items()]
@@ -87,7 +97,9 @@ def render_card(manifest: Manifest, *, repo_id: str | None = None) -> str:
     if m.evaluation:
         lines += ["| set | network | models | test accuracy | test set |", "|---|---|---|---|---|"]
         for e in m.evaluation:
-            lines.append(f"| {e.subject} | {e.arch} | {e.models} | {100 * e.accuracy_mean:.2f} ± {100 * e.accuracy_std:.2f} % | {e.test_set} |")
+            lines.append(
+                f"| {e.subject} | {e.arch} | {e.models} | {100 * e.accuracy_mean:.2f} ± {100 * e.accuracy_std:.2f} % | {e.test_set} |"
+            )
         protocol = m.evaluation[0].protocol
         if protocol:
             lines += ["", "Protocol: " + ", ".join(f"{k}={v}" for k, v in protocol.items()) + "."]
@@ -138,10 +150,12 @@ def preview_grid(
             if c == 1:
                 img = np.repeat(img, 3, axis=2)
             y, x = pad + k * cell_h, pad + j * cell_w
-            canvas[y:y + h * scale, x:x + w * scale] = img[:, :, :3]
+            canvas[y : y + h * scale, x : x + w * scale] = img[:, :, :3]
     return Image.fromarray(canvas)
 
 
-def save_preview(path: str | os.PathLike, images: torch.Tensor, labels: torch.Tensor, classes: Sequence[str], **kwargs) -> None:
+def save_preview(
+    path: str | os.PathLike, images: torch.Tensor, labels: torch.Tensor, classes: Sequence[str], **kwargs
+) -> None:
     """Write :func:`preview_grid` as a PNG."""
     preview_grid(images, labels, len(classes), **kwargs).save(os.fspath(path), format="PNG")

@@ -33,36 +33,61 @@ def _parse_option(text: str) -> tuple[str, Any]:
 
 def _eval_args(p: argparse.ArgumentParser, *, models: int, epochs: int) -> None:
     g = p.add_argument_group("evaluation protocol")
-    g.add_argument("--eval-models", type=int, default=models, help=f"networks trained per architecture (default {models})")
+    g.add_argument(
+        "--eval-models", type=int, default=models, help=f"networks trained per architecture (default {models})"
+    )
     g.add_argument("--eval-epochs", type=int, default=epochs, help=f"training epochs per network (default {epochs})")
     g.add_argument("--eval-arch", default="convnet", help="comma-separated architectures (default convnet)")
-    g.add_argument("--eval-precision", default="auto", choices=["auto", "fp32", "bf16"],
-                   help="auto: bf16 autocast where the hardware has native bf16 (default)")
+    g.add_argument(
+        "--eval-precision",
+        default="auto",
+        choices=["auto", "fp32", "bf16"],
+        help="auto: bf16 autocast where the hardware has native bf16 (default)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``condensed-data``."""
-    parser = argparse.ArgumentParser(prog="condensed-data", description="Dataset condensation for PyTorch data pipelines.")
+    parser = argparse.ArgumentParser(
+        prog="condensed-data", description="Dataset condensation for PyTorch data pipelines."
+    )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("condense", help="condense a dataset into a small synthetic set",
-                       description="Condense a real dataset with a registered method and write an artifact folder.")
+    p = sub.add_parser(
+        "condense",
+        help="condense a dataset into a small synthetic set",
+        description="Condense a real dataset with a registered method and write an artifact folder.",
+    )
     p.add_argument("--method", default="dm", help="method name (see `condensed-data methods`; default dm)")
-    p.add_argument("--dataset", default="fashion-mnist",
-                   help="real dataset: fashion-mnist, digits, or imagefolder:PATH (PATH/train/<class>/*, PATH/test/...)")
+    p.add_argument(
+        "--dataset",
+        default="fashion-mnist",
+        help="real dataset: fashion-mnist, digits, or imagefolder:PATH (PATH/train/<class>/*, PATH/test/...)",
+    )
     p.add_argument("--ipc", type=int, default=10, help="images per class (default 10)")
     p.add_argument("--iterations", type=int, default=None, help="optimization iterations (default: the method's own)")
     p.add_argument("--seed", type=int, default=0, help="base seed of every random draw (default 0)")
-    p.add_argument("--set", dest="options", action="append", type=_parse_option, default=[], metavar="KEY=VALUE",
-                   help="override a method option, e.g. --set lr_img=0.5 (repeatable)")
+    p.add_argument(
+        "--set",
+        dest="options",
+        action="append",
+        type=_parse_option,
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a method option, e.g. --set lr_img=0.5 (repeatable)",
+    )
     p.add_argument("--output", "-o", default=None, help="artifact folder (default out/DATASET-METHOD-ipcN)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     p.add_argument("--resume", action="store_true", help="continue from the output's checkpoint if present")
     p.add_argument("--checkpoint-every", type=int, default=100, help="iterations between checkpoints (default 100)")
-    p.add_argument("--eval-every", type=int, default=0, help="evaluate one network every N iterations (default 0: only at the end)")
-    p.add_argument("--precision", default="fp32", choices=["auto", "fp32", "bf16"], help="autocast while condensing (default fp32)")
+    p.add_argument(
+        "--eval-every", type=int, default=0, help="evaluate one network every N iterations (default 0: only at the end)"
+    )
+    p.add_argument(
+        "--precision", default="fp32", choices=["auto", "fp32", "bf16"], help="autocast while condensing (default fp32)"
+    )
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ... (default cpu)")
     p.add_argument("--data-root", default=None, help="folder holding the real dataset's files")
     p.add_argument("--download", action="store_true", help="download the real dataset through torchvision if missing")
@@ -70,10 +95,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-baseline", action="store_true", help="skip the random-real baseline")
     _eval_args(p, models=3, epochs=1000)
 
-    p = sub.add_parser("evaluate", help="train fresh networks on a condensed set and test them on real data",
-                       description="Evaluate an artifact with the reference protocol; --write records the result.")
+    p = sub.add_parser(
+        "evaluate",
+        help="train fresh networks on a condensed set and test them on real data",
+        description="Evaluate an artifact with the reference protocol; --write records the result.",
+    )
     p.add_argument("path", help="artifact folder or Hub id")
-    p.add_argument("--baseline", action="store_true", help="also evaluate random real images at the same images per class")
+    p.add_argument(
+        "--baseline", action="store_true", help="also evaluate random real images at the same images per class"
+    )
     p.add_argument("--write", action="store_true", help="record the results in the artifact's manifest")
     p.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
     p.add_argument("--device", default="cpu")
@@ -85,14 +115,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", help="artifact folder or Hub id")
     p.add_argument("--json", action="store_true", help="print the whole manifest as JSON")
 
-    p = sub.add_parser("show", help="write a preview grid PNG of an artifact", description="Write a grid PNG, one row per class.")
+    p = sub.add_parser(
+        "show", help="write a preview grid PNG of an artifact", description="Write a grid PNG, one row per class."
+    )
     p.add_argument("path", help="artifact folder or Hub id")
     p.add_argument("--output", "-o", default="preview.png", help="PNG file to write (default preview.png)")
     p.add_argument("--per-class", type=int, default=10, help="images per row (default 10)")
     p.add_argument("--scale", type=int, default=2, help="pixel scale factor (default 2)")
 
-    sub.add_parser("methods", help="list registered methods with their distribution and version",
-                   description="List the methods found through the condensed_data.methods entry points.")
+    sub.add_parser(
+        "methods",
+        help="list registered methods with their distribution and version",
+        description="List the methods found through the condensed_data.methods entry points.",
+    )
     return parser
 
 
@@ -105,8 +140,12 @@ def _slug(dataset: str) -> str:
 def _eval_config(args: argparse.Namespace):
     from condensed_data.evaluate import EvalConfig
 
-    return EvalConfig(epochs=args.eval_epochs, models=args.eval_models, precision=args.eval_precision,
-                      arch=args.eval_arch.split(",")[0])
+    return EvalConfig(
+        epochs=args.eval_epochs,
+        models=args.eval_models,
+        precision=args.eval_precision,
+        arch=args.eval_arch.split(",")[0],
+    )
 
 
 def _archs(args: argparse.Namespace) -> list[str]:
@@ -116,7 +155,9 @@ def _archs(args: argparse.Namespace) -> list[str]:
 def _print_evaluations(evaluations, label: str) -> None:
     for e in evaluations:
         name = label if e.subject == "condensed" else "random real"
-        print(f"  {name:<22} {e.arch:<10} {100 * e.accuracy_mean:6.2f} ± {100 * e.accuracy_std:4.2f} %  ({e.models} models)")
+        print(
+            f"  {name:<22} {e.arch:<10} {100 * e.accuracy_mean:6.2f} ± {100 * e.accuracy_std:4.2f} %  ({e.models} models)"
+        )
 
 
 def _cmd_condense(args: argparse.Namespace) -> int:
@@ -126,19 +167,33 @@ def _cmd_condense(args: argparse.Namespace) -> int:
         raise ValueError("--eval-models must be >= 1 (use --no-eval to skip evaluation)")
     output = args.output or f"out/{_slug(args.dataset)}-{args.method}-ipc{args.ipc}"
     archs = _archs(args)
-    config = CondenseConfig(method=args.method, dataset=args.dataset, ipc=args.ipc, iterations=args.iterations,
-                            seed=args.seed, options=dict(args.options), precision=args.precision,
-                            checkpoint_every=args.checkpoint_every, eval_every=args.eval_every, eval=_eval_config(args), evaluate=not args.no_eval,
-                            baseline=not args.no_baseline, device=args.device)
-    result = condense(config, output, overwrite=args.overwrite, resume=args.resume, data_root=args.data_root,
-                      download=args.download)
+    config = CondenseConfig(
+        method=args.method,
+        dataset=args.dataset,
+        ipc=args.ipc,
+        iterations=args.iterations,
+        seed=args.seed,
+        options=dict(args.options),
+        precision=args.precision,
+        checkpoint_every=args.checkpoint_every,
+        eval_every=args.eval_every,
+        eval=_eval_config(args),
+        evaluate=not args.no_eval,
+        baseline=not args.no_baseline,
+        device=args.device,
+    )
+    result = condense(
+        config, output, overwrite=args.overwrite, resume=args.resume, data_root=args.data_root, download=args.download
+    )
     if len(archs) > 1 and not args.no_eval:
         logger.info("extra architectures are evaluated with `condensed-data evaluate %s --eval-arch ...`", output)
     m = result.manifest
     print(f"wrote {result.folder} ({m.images_per_class * m.num_classes} images, {m.method.name}, {m.source.name})")
     if result.evaluations:
         e = result.evaluations[0]
-        print(f"test accuracy on {e.test_set} ({e.protocol.get('epochs')} epochs, precision {e.protocol.get('precision')}):")
+        print(
+            f"test accuracy on {e.test_set} ({e.protocol.get('epochs')} epochs, precision {e.protocol.get('precision')}):"
+        )
         _print_evaluations(result.evaluations + result.baseline, f"condensed ({m.method.name})")
     return 0
 
@@ -156,11 +211,21 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     config = _eval_config(args)
     test = load_dataset(m.source.name, "test", root=args.data_root, download=args.download)
     images, labels = ds.tensors()
-    results = evaluate(images, labels, test, config=config, archs=_archs(args), seed=args.seed, device=args.device, progress=True)
+    results = evaluate(
+        images, labels, test, config=config, archs=_archs(args), seed=args.seed, device=args.device, progress=True
+    )
     if args.baseline:
         train = load_dataset(m.source.name, m.source.split, root=args.data_root, download=args.download)
-        results += evaluate_random_real(train, test, ipc=m.images_per_class, config=config, archs=_archs(args),
-                                        seed=args.seed, device=args.device, progress=True)
+        results += evaluate_random_real(
+            train,
+            test,
+            ipc=m.images_per_class,
+            config=config,
+            archs=_archs(args),
+            seed=args.seed,
+            device=args.device,
+            progress=True,
+        )
     print(f"test accuracy on {results[0].test_set} ({config.epochs} epochs):")
     _print_evaluations(results, f"condensed ({m.method.name})")
     if args.write:
@@ -180,13 +245,19 @@ def _cmd_info(args: argparse.Namespace) -> int:
         return 0
     print(f"kind:             {m.kind} (format {m.format_version}, condensed-data {m.library_version})")
     print(f"method:           {m.method.name} {m.method.distribution} {m.method.version}".rstrip())
-    print(f"source:           {m.source.name}/{m.source.split}, {m.source.num_samples} images, {m.source.fingerprint[:19]}...")
+    print(
+        f"source:           {m.source.name}/{m.source.split}, {m.source.num_samples} images, {m.source.fingerprint[:19]}..."
+    )
     print(f"classes:          {m.num_classes} ({', '.join(m.classes)})")
     print(f"images per class: {m.images_per_class}; image shape {list(m.image_shape)}; {m.label_kind} labels")
-    print(f"recipe:           normalize mean={list(m.recipe.mean)} std={list(m.recipe.std)}, {m.recipe.augmentation}, "
-          f"{m.recipe.arch}, {m.recipe.epochs} epochs, lr {m.recipe.lr}")
+    print(
+        f"recipe:           normalize mean={list(m.recipe.mean)} std={list(m.recipe.std)}, {m.recipe.augmentation}, "
+        f"{m.recipe.arch}, {m.recipe.epochs} epochs, lr {m.recipe.lr}"
+    )
     for e in m.evaluation:
-        print(f"evaluation:       {e.subject:<11} {e.arch:<10} {100 * e.accuracy_mean:.2f} ± {100 * e.accuracy_std:.2f} % ({e.models} models)")
+        print(
+            f"evaluation:       {e.subject:<11} {e.arch:<10} {100 * e.accuracy_mean:.2f} ± {100 * e.accuracy_std:.2f} % ({e.models} models)"
+        )
     print(f"files:            {', '.join(f'{k} ({v.size} B)' for k, v in m.files.items())}")
     return 0
 
@@ -216,14 +287,22 @@ def _cmd_methods(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"condense": _cmd_condense, "evaluate": _cmd_evaluate, "info": _cmd_info, "show": _cmd_show, "methods": _cmd_methods}
+_COMMANDS = {
+    "condense": _cmd_condense,
+    "evaluate": _cmd_evaluate,
+    "info": _cmd_info,
+    "show": _cmd_show,
+    "methods": _cmd_methods,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 success, 2 bad input or a failed run)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     if args.version:
         from condensed_data._version import __version__
 

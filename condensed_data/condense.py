@@ -116,16 +116,32 @@ def build_method(config: CondenseConfig, real: RealDataset, generator: torch.Gen
 
 def _identity(config: CondenseConfig, method: Method, iterations: int) -> dict[str, Any]:
     """What a checkpoint must match to be resumed."""
-    return {"method": config.method, "dataset": config.dataset, "ipc": config.ipc, "seed": config.seed,
-            "iterations": iterations, "options": method.config.to_dict(), "precision": config.precision}
+    return {
+        "method": config.method,
+        "dataset": config.dataset,
+        "ipc": config.ipc,
+        "seed": config.seed,
+        "iterations": iterations,
+        "options": method.config.to_dict(),
+        "precision": config.precision,
+    }
 
 
-def _save_checkpoint(path: Path, identity: dict, iteration: int, method: Method, optimizer, generator,
-                     history: list[dict[str, float]]) -> None:
+def _save_checkpoint(
+    path: Path, identity: dict, iteration: int, method: Method, optimizer, generator, history: list[dict[str, float]]
+) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    torch.save({"identity": json.dumps(identity, sort_keys=True), "iteration": iteration,
-                "method": method.state_dict(), "optimizer": optimizer.state_dict(),
-                "generator": generator.get_state(), "history": json.dumps(history)}, tmp)
+    torch.save(
+        {
+            "identity": json.dumps(identity, sort_keys=True),
+            "iteration": iteration,
+            "method": method.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "generator": generator.get_state(),
+            "history": json.dumps(history),
+        },
+        tmp,
+    )
     os.replace(tmp, path)
 
 
@@ -152,16 +168,27 @@ def _manifest(config: CondenseConfig, method: Method, real: RealDataset, evaluat
     cfg = config.eval
     return Manifest(
         kind=method.kind,
-        method=MethodSpec(name=config.method.lower(), config={**method.config.to_dict(), "iterations": config.iterations},
-                          distribution=info.distribution if info else "", version=info.version if info else ""),
+        method=MethodSpec(
+            name=config.method.lower(),
+            config={**method.config.to_dict(), "iterations": config.iterations},
+            distribution=info.distribution if info else "",
+            version=info.version if info else "",
+        ),
         source=SourceInfo(name=real.name, split=real.split, num_samples=len(real), fingerprint=real.fingerprint()),
         classes=tuple(real.classes),
         images_per_class=config.ipc,
         image_shape=tuple(real.image_shape),
-        recipe=Recipe(mean=tuple(real.mean), std=tuple(real.std),
-                      augmentation="none" if cfg.augmentation == "none" else f"dsa:{cfg.augmentation}",
-                      arch=cfg.arch, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, momentum=cfg.momentum,
-                      weight_decay=cfg.weight_decay),
+        recipe=Recipe(
+            mean=tuple(real.mean),
+            std=tuple(real.std),
+            augmentation="none" if cfg.augmentation == "none" else f"dsa:{cfg.augmentation}",
+            arch=cfg.arch,
+            epochs=cfg.epochs,
+            batch_size=cfg.batch_size,
+            lr=cfg.lr,
+            momentum=cfg.momentum,
+            weight_decay=cfg.weight_decay,
+        ),
         value_space=ValueSpace(pixel_range=(0.0, 1.0), clamped=False),
         evaluation=tuple(evaluations),
         seed=config.seed,
@@ -169,7 +196,11 @@ def _manifest(config: CondenseConfig, method: Method, real: RealDataset, evaluat
 
 
 def _diverged(what: str, iteration: int, last_good: int | None, ckpt: Path) -> CondensationError:
-    kept = f"the last good state (iteration {last_good}) is kept in {ckpt}" if last_good is not None else "no checkpoint was written yet"
+    kept = (
+        f"the last good state (iteration {last_good}) is kept in {ckpt}"
+        if last_good is not None
+        else "no checkpoint was written yet"
+    )
     return CondensationError(
         f"{what} at iteration {iteration}; {kept}. Lower the learning rate (e.g. --set lr_img=0.1) and rerun "
         "(with --resume to continue from the checkpoint)"
@@ -222,8 +253,14 @@ def condense(
         logger.info("resumed %s from iteration %d", ckpt, start)
     last_good = start if start > 0 else None
 
-    bar = tqdm(range(start, iterations), initial=start, total=iterations, desc=f"condense {config.method} ipc={config.ipc}",
-               disable=not progress, mininterval=1.0)
+    bar = tqdm(
+        range(start, iterations),
+        initial=start,
+        total=iterations,
+        desc=f"condense {config.method} ipc={config.ipc}",
+        disable=not progress,
+        mininterval=1.0,
+    )
     for it in bar:
         with autocast(config.precision, config.device):
             loss = method.loss(iteration=it, generator=generator)
@@ -238,8 +275,14 @@ def condense(
         done = it + 1
         if config.eval_every and config.evaluate and done % config.eval_every == 0 and done < iterations:
             images, labels = method.synthetic()
-            [e] = evaluate(images, labels, test, config=dataclasses.replace(config.eval, models=1), seed=config.seed,
-                           device=config.device)
+            [e] = evaluate(
+                images,
+                labels,
+                test,
+                config=dataclasses.replace(config.eval, models=1),
+                seed=config.seed,
+                device=config.device,
+            )
             history.append({"iteration": done, "accuracy": e.accuracy_mean, "loss": value})
             logger.info("iteration %d: test accuracy %.4f (%s, 1 model)", done, e.accuracy_mean, e.arch)
         postfix = {"loss": f"{value:.4g}"}
@@ -255,10 +298,19 @@ def condense(
     evaluations: list[Evaluation] = []
     baseline: list[Evaluation] = []
     if config.evaluate:
-        evaluations = evaluate(images, labels, test, config=config.eval, seed=config.seed, device=config.device, progress=progress)
+        evaluations = evaluate(
+            images, labels, test, config=config.eval, seed=config.seed, device=config.device, progress=progress
+        )
         if config.baseline:
-            baseline = evaluate_random_real(real, test, ipc=config.ipc, config=config.eval, seed=config.seed,
-                                            device=config.device, progress=progress)
+            baseline = evaluate_random_real(
+                real,
+                test,
+                ipc=config.ipc,
+                config=config.eval,
+                seed=config.seed,
+                device=config.device,
+                progress=progress,
+            )
 
     manifest = _manifest(config, method, real, evaluations + baseline)
 

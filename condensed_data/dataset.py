@@ -68,7 +68,7 @@ class CondensedDataset(torch.utils.data.Dataset):
         transform: Callable[[torch.Tensor], Any] | None = None,
         target_transform: Callable[[Any], Any] | None = None,
         verify: bool = True,
-    ) -> "CondensedDataset":
+    ) -> CondensedDataset:
         """Load from a local folder or a Hub dataset repository id.
 
         An existing local path wins over a Hub id of the same spelling; prefix ``local-dir:`` or ``hf-hub:``

@@ -87,10 +87,14 @@ class EvalConfig:
 
 def _check_set(images: torch.Tensor, labels: torch.Tensor, num_classes: int) -> None:
     if images.dim() != 4 or images.shape[0] != labels.shape[0] or images.shape[0] == 0:
-        raise ValueError(f"expected images (N, C, H, W) and N labels with N > 0, got {list(images.shape)} and {list(labels.shape)}")
+        raise ValueError(
+            f"expected images (N, C, H, W) and N labels with N > 0, got {list(images.shape)} and {list(labels.shape)}"
+        )
     if labels.dim() == 1:
         if int(labels.min()) < 0 or int(labels.max()) >= num_classes:
-            raise ValueError(f"labels must lie in [0, {num_classes - 1}], found {int(labels.min())}..{int(labels.max())}")
+            raise ValueError(
+                f"labels must lie in [0, {num_classes - 1}], found {int(labels.min())}..{int(labels.max())}"
+            )
     elif labels.dim() != 2 or labels.shape[1] != num_classes:
         raise ValueError(f"soft labels must have shape (N, {num_classes}), got {list(labels.shape)}")
     if not torch.isfinite(images).all():
@@ -121,10 +125,14 @@ def train_network(
     std_t = torch.tensor(std, device=device).view(1, -1, 1, 1)
     x_all = ((images.to(device, torch.float32) - mean_t) / std_t).contiguous()
     y_all = labels.to(device)
-    net = get_network(config.arch, channels=c, num_classes=num_classes, image_size=(h, w), generator=generator, device=device)
+    net = get_network(
+        config.arch, channels=c, num_classes=num_classes, image_size=(h, w), generator=generator, device=device
+    )
     net.train()
     dsa = None if config.augmentation == "none" else DSA(config.augmentation)
-    optimizer = torch.optim.SGD(net.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    optimizer = torch.optim.SGD(
+        net.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
+    )
     n = x_all.shape[0]
     decay_at = config.epochs // 2
     for epoch in tqdm(range(config.epochs), desc=desc, disable=not progress, leave=False, mininterval=1.0):
@@ -133,7 +141,7 @@ def train_network(
                 group["lr"] = config.lr * 0.1
         order = torch.randperm(n, generator=generator).to(device)
         for start in range(0, n, config.batch_size):
-            idx = order[start:start + config.batch_size]
+            idx = order[start : start + config.batch_size]
             x, y = x_all[idx], y_all[idx]
             if dsa is not None:
                 x = dsa(x, generator=generator)
@@ -144,19 +152,23 @@ def train_network(
             loss.backward()
             optimizer.step()
         if epoch == 0 and not math.isfinite(float(loss.detach())):
-            raise FloatingPointError(f"training loss is {float(loss.detach())} in the first epoch; check the set's values")
+            raise FloatingPointError(
+                f"training loss is {float(loss.detach())} in the first epoch; check the set's values"
+            )
     return net
 
 
 @torch.inference_mode()
-def test_accuracy(net: torch.nn.Module, test: RealDataset, *, config: EvalConfig, device: torch.device | str = "cpu") -> float:
+def test_accuracy(
+    net: torch.nn.Module, test: RealDataset, *, config: EvalConfig, device: torch.device | str = "cpu"
+) -> float:
     """Fraction of ``test`` classified correctly by ``net`` (test images normalized with ``test.mean/std``)."""
     device = torch.device(device)
     net.eval()
     correct = 0
     for start in range(0, len(test), config.test_batch_size):
-        x = test.normalize(test.images[start:start + config.test_batch_size].to(device))
-        y = test.labels[start:start + config.test_batch_size].to(device)
+        x = test.normalize(test.images[start : start + config.test_batch_size].to(device))
+        y = test.labels[start : start + config.test_batch_size].to(device)
         with autocast(config.precision, device):
             logits = net(x)
         correct += int((logits.argmax(dim=1) == y).sum())
@@ -182,16 +194,33 @@ def _run(
         for m in range(cfg.models):
             images, labels = make_set(m)
             gen = make_generator(derive_seed(seed, "evaluate", subject, arch, m))
-            net = train_network(images, labels, num_classes=test.num_classes, mean=test.mean, std=test.std, config=cfg,
-                                generator=gen, device=device, progress=progress, desc=f"eval {subject} {arch} {m + 1}/{cfg.models}")
+            net = train_network(
+                images,
+                labels,
+                num_classes=test.num_classes,
+                mean=test.mean,
+                std=test.std,
+                config=cfg,
+                generator=gen,
+                device=device,
+                progress=progress,
+                desc=f"eval {subject} {arch} {m + 1}/{cfg.models}",
+            )
             accuracies.append(test_accuracy(net, test, config=cfg, device=device))
             logger.info("%s on %s, model %d: test accuracy %.4f", subject, arch, m, accuracies[-1])
         acc = torch.tensor(accuracies, dtype=torch.float64)
-        results.append(Evaluation(
-            arch=arch, test_set=f"{test.name}/{test.split}", models=cfg.models,
-            accuracy_mean=float(acc.mean()), accuracy_std=float(acc.std(unbiased=False)),
-            accuracies=tuple(accuracies), protocol=cfg.protocol(device), subject=subject,
-        ))
+        results.append(
+            Evaluation(
+                arch=arch,
+                test_set=f"{test.name}/{test.split}",
+                models=cfg.models,
+                accuracy_mean=float(acc.mean()),
+                accuracy_std=float(acc.std(unbiased=False)),
+                accuracies=tuple(accuracies),
+                protocol=cfg.protocol(device),
+                subject=subject,
+            )
+        )
     return results
 
 
@@ -218,8 +247,16 @@ def evaluate(
     >>> evaluate(sub.images, sub.labels, test, config=EvalConfig(epochs=50, models=1))[0].models  # doctest: +SKIP
     1
     """
-    return _run(lambda m: (images, labels), test, config=config, archs=archs, seed=seed, device=device,
-                progress=progress, subject="condensed")
+    return _run(
+        lambda m: (images, labels),
+        test,
+        config=config,
+        archs=archs,
+        seed=seed,
+        device=device,
+        progress=progress,
+        subject="condensed",
+    )
 
 
 def evaluate_random_real(
@@ -243,5 +280,6 @@ def evaluate_random_real(
         subset = train.subset_per_class(ipc, generator=make_generator(derive_seed(seed, "random-real", ipc, m)))
         return subset.images, subset.labels
 
-    return _run(make_set, test, config=config, archs=archs, seed=seed, device=device, progress=progress,
-                subject="random-real")
+    return _run(
+        make_set, test, config=config, archs=archs, seed=seed, device=device, progress=progress, subject="random-real"
+    )

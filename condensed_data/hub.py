@@ -40,9 +40,9 @@ def resolve(
     """Return a local folder holding the artifact named by ``name_or_path`` (see the module docstring)."""
     text = os.fspath(name_or_path)
     if text.startswith("local-dir:"):
-        return _local(Path(text[len("local-dir:"):]))
+        return _local(Path(text[len("local-dir:") :]))
     if text.startswith("hf-hub:"):
-        return _download(text[len("hf-hub:"):], revision, cache_dir, local_files_only, token)
+        return _download(text[len("hf-hub:") :], revision, cache_dir, local_files_only, token)
     path = Path(text)
     if path.exists():
         return _local(path)

@@ -202,7 +202,9 @@ class Manifest:
         )
         _require(self.format_version >= 1, f"format_version must be >= 1, got {self.format_version}")
         _require(self.kind in KINDS, f"kind must be one of {list(KINDS)}, got {self.kind!r}")
-        _require(self.label_kind in LABEL_KINDS, f"label_kind must be one of {list(LABEL_KINDS)}, got {self.label_kind!r}")
+        _require(
+            self.label_kind in LABEL_KINDS, f"label_kind must be one of {list(LABEL_KINDS)}, got {self.label_kind!r}"
+        )
         _require(len(self.classes) >= 1, "classes must list at least one class name")
         _require(len(set(self.classes)) == len(self.classes), "classes must be unique names")
         _require(self.images_per_class >= 1, f"images_per_class must be >= 1, got {self.images_per_class}")
@@ -225,7 +227,7 @@ class Manifest:
         """Number of classes."""
         return len(self.classes)
 
-    def replace(self, **changes: Any) -> "Manifest":
+    def replace(self, **changes: Any) -> Manifest:
         """Return a copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
 
@@ -241,7 +243,7 @@ class Manifest:
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
     @classmethod
-    def from_dict(cls, data: Any) -> "Manifest":
+    def from_dict(cls, data: Any) -> Manifest:
         """Build and validate a manifest from parsed JSON, rejecting unknown and missing fields."""
         _require(isinstance(data, dict), "condensed.json must hold a JSON object")
         version = data.get("format_version")
@@ -254,7 +256,7 @@ class Manifest:
         return _build(cls, data, "")
 
     @classmethod
-    def from_json(cls, text: str) -> "Manifest":
+    def from_json(cls, text: str) -> Manifest:
         """Parse JSON text (see :meth:`from_dict`)."""
         try:
             data = json.loads(text)
@@ -263,7 +265,7 @@ class Manifest:
         return cls.from_dict(data)
 
     @classmethod
-    def example(cls) -> "Manifest":
+    def example(cls) -> Manifest:
         """A small valid manifest (for docs and tests)."""
         return cls(
             kind="tensors",
@@ -331,7 +333,7 @@ def _build(tp: Any, value: Any, path: str) -> Any:
         if len(args) == 2 and args[1] is Ellipsis:
             return tuple(_build(args[0], v, f"{where}[{i}]") for i, v in enumerate(value))
         _require(len(value) == len(args), f"{where} must have {len(args)} entries, got {len(value)}")
-        return tuple(_build(a, v, f"{where}[{i}]") for i, (a, v) in enumerate(zip(args, value)))
+        return tuple(_build(a, v, f"{where}[{i}]") for i, (a, v) in enumerate(zip(args, value, strict=True)))
     if origin is dict:
         _require(isinstance(value, dict), f"{where} must be a JSON object, got {type(value).__name__}")
         return {k: _build(args[1], v, f"{where}[{k!r}]") for k, v in value.items()}

@@ -40,7 +40,7 @@ class MethodConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "MethodConfig":
+    def from_dict(cls, data: dict[str, Any]) -> MethodConfig:
         """Build from a dict, rejecting unknown keys with a message that lists the known ones."""
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
@@ -87,7 +87,9 @@ class Method(ABC):
             )
         self.config = config if config is not None else self.config_class()
         if not isinstance(self.config, self.config_class):
-            raise TypeError(f"{type(self).__name__} expects a {self.config_class.__name__}, got {type(self.config).__name__}")
+            raise TypeError(
+                f"{type(self).__name__} expects a {self.config_class.__name__}, got {type(self.config).__name__}"
+            )
         self.real = real
         self.ipc = ipc
         self.device = torch.device(device)
@@ -200,8 +202,15 @@ class FeatureMatchingMethod(Method):
     config_class: ClassVar[type[MethodConfig]] = FeatureMatchingConfig
     REAL_CHUNK: ClassVar[int] = 512
 
-    def __init__(self, real: RealDataset, *, ipc: int, config: MethodConfig | None = None,
-                 device: torch.device | str = "cpu", generator: torch.Generator) -> None:
+    def __init__(
+        self,
+        real: RealDataset,
+        *,
+        ipc: int,
+        config: MethodConfig | None = None,
+        device: torch.device | str = "cpu",
+        generator: torch.Generator,
+    ) -> None:
         super().__init__(real, ipc=ipc, config=config, device=device, generator=generator)
         cfg = self.config
         self.pixels = PixelSet(real, ipc=ipc, init=cfg.init, device=self.device, generator=generator)
@@ -222,14 +231,22 @@ class FeatureMatchingMethod(Method):
     def random_network(self, generator: torch.Generator) -> torch.nn.Module:
         """A freshly initialized, frozen feature extractor."""
         c, h, w = self.real.image_shape
-        net = get_network(self.config.net, channels=c, num_classes=self.real.num_classes, image_size=(h, w),
-                          generator=generator, device=self.device)
+        net = get_network(
+            self.config.net,
+            channels=c,
+            num_classes=self.real.num_classes,
+            image_size=(h, w),
+            generator=generator,
+            device=self.device,
+        )
         net.train()
         for p in net.parameters():
             p.requires_grad_(False)
         return net
 
-    def augment_pair(self, real: torch.Tensor, syn: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def augment_pair(
+        self, real: torch.Tensor, syn: torch.Tensor, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Apply one DSA draw per class to that class's real and synthetic images alike."""
         if self.dsa is None:
             return real, syn

@@ -230,14 +230,20 @@ def _load(entry: _Entry) -> type:
         reason = f"{type(exc).__name__}: {str(exc).rstrip('.')}"
         raise PluginLoadError(
             f"method '{entry.name}' {origin} failed to import: {reason}.{hint} {fix}",
-            method=entry.name, distribution=entry.distribution, version=entry.version, module=module,
+            method=entry.name,
+            distribution=entry.distribution,
+            version=entry.version,
+            module=module,
         ) from exc
     if not isinstance(obj, type):
         raise PluginLoadError(
             f"method '{entry.name}' {origin} points at '{entry.value}', which is a {type(obj).__name__}, not a "
             f"class. An entry point in group '{ENTRY_POINT_GROUP}' must name a class implementing the method "
             f"contract (condensed_data.method.Method). {fix}",
-            method=entry.name, distribution=entry.distribution, version=entry.version, module=module,
+            method=entry.name,
+            distribution=entry.distribution,
+            version=entry.version,
+            module=module,
         )
     logger.debug("loaded method %r from %s", entry.name, entry.value)
     return obj
@@ -286,8 +292,11 @@ class _Registry:
             if len(candidates) > 1:
                 logger.warning("%s", _clash_message(name, candidates))
         for name in self._runtime.keys() & found.keys():
-            logger.info("method %r registered at runtime shadows the entry point from %s", name,
-                        ", ".join(c.label for c in found[name]))
+            logger.info(
+                "method %r registered at runtime shadows the entry point from %s",
+                name,
+                ", ".join(c.label for c in found[name]),
+            )
         logger.debug("discovered %d method(s) in group %r", len(found), ENTRY_POINT_GROUP)
         self._discovered, self._invalid = found, invalid
         return found
@@ -389,11 +398,13 @@ class _Registry:
                 raise DuplicateMethodError(
                     f"method '{key}' already exists (from {', '.join(repr(e.label) for e in existing)}); pass "
                     "override=True to replace it in this process, or choose another name.",
-                    method=key, distributions=[e.label for e in existing] + [RUNTIME_DISTRIBUTION],
+                    method=key,
+                    distributions=[e.label for e in existing] + [RUNTIME_DISTRIBUTION],
                 )
             if existing:
-                logger.info("method %r from %s replaced at runtime by %s", key,
-                            ", ".join(e.label for e in existing), value)
+                logger.info(
+                    "method %r from %s replaced at runtime by %s", key, ", ".join(e.label for e in existing), value
+                )
             self._runtime[key] = _Entry(key, value, RUNTIME_DISTRIBUTION, "", obj)
             self._loaded.pop(key, None)
             self._generation += 1

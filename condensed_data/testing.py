@@ -30,8 +30,9 @@ from condensed_data.seeding import make_generator
 __all__ = ["check_method", "tiny_real_dataset"]
 
 
-def tiny_real_dataset(*, classes: int = 3, per_class: int = 12, shape: tuple[int, int, int] = (1, 8, 8),
-                      seed: int = 0) -> RealDataset:
+def tiny_real_dataset(
+    *, classes: int = 3, per_class: int = 12, shape: tuple[int, int, int] = (1, 8, 8), seed: int = 0
+) -> RealDataset:
     """A small real dataset whose classes differ in mean brightness (fast to condense, easy to separate)."""
     g = make_generator(seed)
     images = torch.rand((classes * per_class, *shape), generator=g) * 0.5
@@ -45,8 +46,9 @@ def _build(cls: type[Method], real: RealDataset, ipc: int, seed: int, options: d
     return cls(real, ipc=ipc, config=config, generator=make_generator(seed))
 
 
-def check_method(cls: type, *, real: RealDataset | None = None, ipc: int = 2, seed: int = 0,
-                 options: dict | None = None) -> None:
+def check_method(
+    cls: type, *, real: RealDataset | None = None, ipc: int = 2, seed: int = 0, options: dict | None = None
+) -> None:
     """Assert that ``cls`` honours the method contract (:class:`condensed_data.method.Method`).
 
     Checks: class attributes; the config round-trips through JSON; the loss is a finite scalar whose gradient
@@ -64,9 +66,11 @@ def check_method(cls: type, *, real: RealDataset | None = None, ipc: int = 2, se
     options = dict(options or {})
     assert isinstance(cls, type) and issubclass(cls, Method), f"{cls!r} must subclass condensed_data.method.Method"
     assert isinstance(getattr(cls, "name", None), str) and re.fullmatch(r"[a-z0-9][a-z0-9_-]*", cls.name), (
-        f"{cls.__name__}.name must be a lower-case identifier like 'dm', got {getattr(cls, 'name', None)!r}")
+        f"{cls.__name__}.name must be a lower-case identifier like 'dm', got {getattr(cls, 'name', None)!r}"
+    )
     assert issubclass(cls.config_class, MethodConfig) and dataclasses.is_dataclass(cls.config_class), (
-        f"{cls.__name__}.config_class must be a dataclass subclassing MethodConfig")
+        f"{cls.__name__}.config_class must be a dataclass subclassing MethodConfig"
+    )
     default = cls.config_class()
     text = json.dumps(default.to_dict())
     assert cls.config_class.from_dict(json.loads(text)) == default, "config does not round-trip through JSON"
@@ -76,25 +80,34 @@ def check_method(cls: type, *, real: RealDataset | None = None, ipc: int = 2, se
     k = real.num_classes
     method = _build(cls, real, ipc, seed, options)
     params = method.parameters()
-    assert params and all(p.requires_grad and p.is_leaf for p in params), "parameters() must return leaf tensors requiring grad"
+    assert params and all(p.requires_grad and p.is_leaf for p in params), (
+        "parameters() must return leaf tensors requiring grad"
+    )
 
     loss = method.loss(iteration=0, generator=make_generator(seed + 1))
     assert loss.dim() == 0 and torch.isfinite(loss), f"loss must be a finite scalar, got {loss}"
     again = _build(cls, real, ipc, seed, options).loss(iteration=0, generator=make_generator(seed + 1))
-    assert torch.allclose(loss, again), f"same seeds gave different losses ({float(loss)} vs {float(again)}): hidden randomness?"
+    assert torch.allclose(loss, again), (
+        f"same seeds gave different losses ({float(loss)} vs {float(again)}): hidden randomness?"
+    )
 
     optimizer = method.make_optimizer()
     optimizer.zero_grad()
     loss.backward()
-    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in params), "the loss's gradient reaches no parameter"
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in params), (
+        "the loss's gradient reaches no parameter"
+    )
     before = [p.detach().clone() for p in params]
     optimizer.step()
-    assert any(not torch.equal(b, p) for b, p in zip(before, params)), "an optimizer step changed no parameter"
+    assert any(not torch.equal(b, p) for b, p in zip(before, params, strict=True)), (
+        "an optimizer step changed no parameter"
+    )
 
     images, labels = method.synthetic()
     assert images.device.type == "cpu" and not images.requires_grad, "synthetic() must return detached CPU tensors"
     assert images.dim() == 4 and tuple(images.shape[1:]) == tuple(real.image_shape), (
-        f"synthetic images must be (N, {', '.join(map(str, real.image_shape))}), got {list(images.shape)}")
+        f"synthetic images must be (N, {', '.join(map(str, real.image_shape))}), got {list(images.shape)}"
+    )
     assert labels.shape[0] == images.shape[0], "one label per synthetic image"
     if method.kind == "tensors":
         assert images.shape[0] == k * ipc, f"expected {k * ipc} images ({ipc} per class), got {images.shape[0]}"
@@ -109,11 +122,16 @@ def check_method(cls: type, *, real: RealDataset | None = None, ipc: int = 2, se
         from condensed_data.dataset import CondensedDataset
         from condensed_data.manifest import Manifest, MethodSpec, Recipe, SourceInfo
 
-        manifest = Manifest(kind=method.kind, method=MethodSpec(name=cls.name, config=method.config.to_dict()),
-                            source=SourceInfo(name=real.name, split=real.split, num_samples=len(real),
-                                              fingerprint=real.fingerprint()),
-                            classes=tuple(real.classes), images_per_class=ipc, image_shape=tuple(real.image_shape),
-                            recipe=Recipe(mean=tuple(real.mean), std=tuple(real.std)), seed=seed)
+        manifest = Manifest(
+            kind=method.kind,
+            method=MethodSpec(name=cls.name, config=method.config.to_dict()),
+            source=SourceInfo(name=real.name, split=real.split, num_samples=len(real), fingerprint=real.fingerprint()),
+            classes=tuple(real.classes),
+            images_per_class=ipc,
+            image_shape=tuple(real.image_shape),
+            recipe=Recipe(mean=tuple(real.mean), std=tuple(real.std)),
+            seed=seed,
+        )
         folder = Path(tmp) / "artifact"
         save_artifact(folder, manifest, method.export)
         loaded = CondensedDataset(folder)

@@ -2,11 +2,17 @@ import json
 import os
 
 import pytest
-import torch
-
-from condensed_data.artifact import ArtifactError, ChecksumError, read_artifact, read_manifest, save_artifact, sha256_file
-from condensed_data.manifest import ManifestError
 from helpers import make_artifact, tiny_manifest
+
+from condensed_data.artifact import (
+    ArtifactError,
+    ChecksumError,
+    read_artifact,
+    read_manifest,
+    save_artifact,
+    sha256_file,
+)
+from condensed_data.manifest import ManifestError
 
 
 def test_save_lists_every_file_with_checksum(tmp_path):

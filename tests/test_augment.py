@@ -10,7 +10,6 @@ import torch
 
 from condensed_data.augment import DEFAULT_STRATEGY, DSA, OPS, DSADraw, DSAParams
 
-
 pytestmark = pytest.mark.usefixtures("single_thread")
 
 
@@ -279,7 +278,7 @@ def test_evaluation_mode_uses_one_op_per_call() -> None:
     seen = set()
     for seed in range(10):
         out = DSA("color_flip")(x, generator=gen(seed))
-        moved_or_kept = [torch.equal(o, i.flip(2)) or torch.equal(o, i) for o, i in zip(out, x)]
+        moved_or_kept = [torch.equal(o, i.flip(2)) or torch.equal(o, i) for o, i in zip(out, x, strict=True)]
         assert all(moved_or_kept) or not any(moved_or_kept), seed
         seen.add(all(moved_or_kept))
     assert seen == {True, False}

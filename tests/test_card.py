@@ -1,10 +1,10 @@
 import numpy as np
 import torch
+from helpers import tiny_manifest
 from PIL import Image
 
 from condensed_data.card import preview_grid, render_card, save_preview
 from condensed_data.manifest import Evaluation
-from helpers import tiny_manifest
 
 
 def _front_matter(text):
@@ -13,15 +13,24 @@ def _front_matter(text):
 
 
 def test_card_metadata_and_body():
-    m = tiny_manifest().replace(evaluation=(
-        Evaluation(arch="convnet", test_set="digits/test", models=2, accuracy_mean=0.8123, accuracy_std=0.01,
-                   accuracies=(0.8023, 0.8223), protocol={"epochs": 300}),
-    ))
+    m = tiny_manifest().replace(
+        evaluation=(
+            Evaluation(
+                arch="convnet",
+                test_set="digits/test",
+                models=2,
+                accuracy_mean=0.8123,
+                accuracy_std=0.01,
+                accuracies=(0.8023, 0.8223),
+                protocol={"epochs": 300},
+            ),
+        )
+    )
     text = render_card(m, repo_id="org/digits-dm-ipc2")
     meta = _front_matter(text)
     assert 'task_categories: ["image-classification"]' in meta
     assert '"ipc-2"' in meta and '"dataset-distillation"' in meta and '"dm"' in meta
-    assert "condensed:" in meta and '  images_per_class: 2' in meta
+    assert "condensed:" in meta and "  images_per_class: 2" in meta
     assert "81.23 ± 1.00 %" in text
     assert 'CondensedDataset.from_pretrained("org/digits-dm-ipc2")' in text
     assert "![preview](preview.png)" in text

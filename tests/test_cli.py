@@ -19,13 +19,15 @@ def test_help_for_every_command(command, capsys):
 
 
 def test_console_script_is_installed():
-    out = subprocess.run([sys.executable, "-m", "condensed_data.cli", "--version"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "condensed_data.cli", "--version"], capture_output=True, text=True, check=True
+    )
     assert out.stdout.startswith("condensed-data ")
 
 
 def test_methods_lists_dm_with_its_distribution(capsys):
     assert main(["methods"]) == 0
-    line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("dm "))
+    line = next(row for row in capsys.readouterr().out.splitlines() if row.startswith("dm "))
     assert "condensed-data" in line and "(built-in)" in line
 
 
@@ -37,8 +39,27 @@ def test_set_parses_json_values():
 @pytest.fixture(scope="module")
 def artifact(tmp_path_factory):
     out = tmp_path_factory.mktemp("cli") / "digits-dm-ipc1"
-    code = main(["condense", "--dataset", "digits", "--ipc", "1", "--iterations", "3", "--set", "batch_real=16",
-                 "--eval-epochs", "2", "--eval-models", "1", "--eval-arch", "convnet-d1", "--output", str(out)])
+    code = main(
+        [
+            "condense",
+            "--dataset",
+            "digits",
+            "--ipc",
+            "1",
+            "--iterations",
+            "3",
+            "--set",
+            "batch_real=16",
+            "--eval-epochs",
+            "2",
+            "--eval-models",
+            "1",
+            "--eval-arch",
+            "convnet-d1",
+            "--output",
+            str(out),
+        ]
+    )
     assert code == 0
     return out
 
@@ -64,7 +85,10 @@ def test_show_writes_a_png(artifact, tmp_path, capsys):
 
 
 def test_evaluate_write_records_results(artifact, capsys):
-    assert main(["evaluate", str(artifact), "--eval-epochs", "2", "--eval-models", "2", "--eval-arch", "mlp", "--write"]) == 0
+    assert (
+        main(["evaluate", str(artifact), "--eval-epochs", "2", "--eval-models", "2", "--eval-arch", "mlp", "--write"])
+        == 0
+    )
     out = capsys.readouterr().out
     assert "condensed (dm)" in out and "mlp" in out
     m = json.loads((artifact / "condensed.json").read_text())

@@ -1,7 +1,7 @@
 from dataclasses import dataclass
 
 import pytest
-import torch
+from condensed_data_plugins.dm import DM
 
 from condensed_data import CondensedDataset
 from condensed_data.artifact import read_artifact
@@ -10,7 +10,6 @@ from condensed_data.evaluate import EvalConfig
 from condensed_data.method import FeatureMatchingConfig
 from condensed_data.registry import UnknownMethodError, register, unregister
 from condensed_data.testing import tiny_real_dataset
-from condensed_data_plugins.dm import DM
 
 FAST_EVAL = EvalConfig(arch="convnet-d1", epochs=3, models=1, precision="fp32")
 
@@ -22,15 +21,30 @@ def tiny():
 
 def run(tiny, out, **kw):
     real, test = tiny
-    cfg = CondenseConfig(**{"method": "dm", "dataset": "tiny", "ipc": 2, "iterations": 4, "options": {"batch_real": 6},
-                            "eval": FAST_EVAL, "checkpoint_every": 2, **kw})
+    cfg = CondenseConfig(
+        **{
+            "method": "dm",
+            "dataset": "tiny",
+            "ipc": 2,
+            "iterations": 4,
+            "options": {"batch_real": 6},
+            "eval": FAST_EVAL,
+            "checkpoint_every": 2,
+            **kw,
+        }
+    )
     return condense(cfg, out, real=real, test=test, progress=False)
 
 
 def test_end_to_end_artifact(tiny, tmp_path):
     result = run(tiny, tmp_path / "a")
     folder = tmp_path / "a"
-    assert sorted(p.name for p in folder.iterdir()) == ["README.md", "condensed.json", "images.safetensors", "preview.png"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "README.md",
+        "condensed.json",
+        "images.safetensors",
+        "preview.png",
+    ]
     m = read_artifact(folder)
     real, _ = tiny
     assert m == result.manifest
@@ -121,8 +135,16 @@ def test_interrupted_run_resumes_to_the_same_artifact(tiny, tmp_path, extra_meth
     _Interrupted.resumed = True
     try:
         real, test = tiny
-        cfg = CondenseConfig(method="interrupted", dataset="tiny", ipc=2, iterations=6, options={"batch_real": 6},
-                             eval=FAST_EVAL, checkpoint_every=2, evaluate=False)
+        cfg = CondenseConfig(
+            method="interrupted",
+            dataset="tiny",
+            ipc=2,
+            iterations=6,
+            options={"batch_real": 6},
+            eval=FAST_EVAL,
+            checkpoint_every=2,
+            evaluate=False,
+        )
         resumed = condense(cfg, out, real=real, test=test, progress=False, resume=True).manifest
     finally:
         _Interrupted.resumed = False
@@ -134,8 +156,15 @@ def test_checkpoint_of_another_run_is_refused(tiny, tmp_path, extra_methods):
     with pytest.raises(CondensationError):
         run(tiny, out, method="exploding")
     real, test = tiny
-    cfg = CondenseConfig(method="exploding", dataset="tiny", ipc=3, iterations=4, options={"batch_real": 6},
-                         eval=FAST_EVAL, checkpoint_every=2)
+    cfg = CondenseConfig(
+        method="exploding",
+        dataset="tiny",
+        ipc=3,
+        iterations=4,
+        options={"batch_real": 6},
+        eval=FAST_EVAL,
+        checkpoint_every=2,
+    )
     with pytest.raises(CondensationError, match="differs in: ipc"):
         condense(cfg, out, real=real, test=test, progress=False, resume=True)
     checkpoint_path(out).write_bytes(b"garbage")

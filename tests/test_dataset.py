@@ -2,12 +2,12 @@ import pickle
 
 import pytest
 import torch
+from helpers import make_artifact, tiny_manifest, tiny_tensors
 from safetensors.torch import save_file
 
 from condensed_data import CondensedDataset
 from condensed_data.artifact import ArtifactError, save_artifact
 from condensed_data.sources.tensors import save_tensors
-from helpers import make_artifact, tiny_manifest, tiny_tensors
 
 
 @pytest.fixture

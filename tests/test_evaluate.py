@@ -34,8 +34,18 @@ def test_same_seed_same_result_and_seed_matters(data):
     a = evaluate(train.images, train.labels, test, config=FAST, seed=3)[0].accuracies
     b = evaluate(train.images, train.labels, test, config=FAST, seed=3)[0].accuracies
     assert a == b
-    nets = [train_network(train.images, train.labels, num_classes=3, mean=train.mean, std=train.std, config=FAST,
-                          generator=torch.Generator().manual_seed(s)) for s in (0, 1)]
+    nets = [
+        train_network(
+            train.images,
+            train.labels,
+            num_classes=3,
+            mean=train.mean,
+            std=train.std,
+            config=FAST,
+            generator=torch.Generator().manual_seed(s),
+        )
+        for s in (0, 1)
+    ]
     assert not torch.equal(nets[0].classifier.weight, nets[1].classifier.weight)
 
 

@@ -6,10 +6,23 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-LOADING_SIDE = ["condensed_data.dataset", "condensed_data.manifest", "condensed_data.artifact", "condensed_data.sources",
-                "condensed_data.hub", "condensed_data.card"]
-TRAINING_SIDE = ("condensed_data.condense", "condensed_data.evaluate", "condensed_data.augment", "condensed_data.method",
-                 "condensed_data.objectives", "condensed_data.nn", "condensed_data_plugins")
+LOADING_SIDE = [
+    "condensed_data.dataset",
+    "condensed_data.manifest",
+    "condensed_data.artifact",
+    "condensed_data.sources",
+    "condensed_data.hub",
+    "condensed_data.card",
+]
+TRAINING_SIDE = (
+    "condensed_data.condense",
+    "condensed_data.evaluate",
+    "condensed_data.augment",
+    "condensed_data.method",
+    "condensed_data.objectives",
+    "condensed_data.nn",
+    "condensed_data_plugins",
+)
 
 
 def _imports(path: Path) -> set[str]:

@@ -12,8 +12,17 @@ def example_dict():
 def test_round_trip_is_exact():
     m = Manifest.example().replace(
         files={"images.safetensors": FileEntry(sha256="sha256:" + "1" * 64, size=10)},
-        evaluation=(Evaluation(arch="convnet", test_set="digits/test", models=2, accuracy_mean=0.5,
-                               accuracy_std=0.1, accuracies=(0.4, 0.6), protocol={"epochs": 3}),),
+        evaluation=(
+            Evaluation(
+                arch="convnet",
+                test_set="digits/test",
+                models=2,
+                accuracy_mean=0.5,
+                accuracy_std=0.1,
+                accuracies=(0.4, 0.6),
+                protocol={"epochs": 3},
+            ),
+        ),
     )
     again = Manifest.from_json(m.to_json())
     assert again == m
@@ -22,7 +31,9 @@ def test_round_trip_is_exact():
     assert list(json.loads(m.to_json()))[:3] == ["format_version", "library_version", "kind"]
 
 
-@pytest.mark.parametrize("field", ["kind", "method", "source", "classes", "images_per_class", "image_shape", "recipe", "seed"])
+@pytest.mark.parametrize(
+    "field", ["kind", "method", "source", "classes", "images_per_class", "image_shape", "recipe", "seed"]
+)
 def test_missing_required_field_is_named(field):
     data = example_dict()
     del data[field]

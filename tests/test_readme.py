@@ -21,7 +21,9 @@ def test_plugin_example_passes_the_contract_test(tmp_path, monkeypatch):
 
 
 def test_benchmark_tables_are_generated_from_results():
-    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "table.py"), "--check"], capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "table.py"), "--check"], capture_output=True, text=True
+    )
     assert out.returncode == 0, out.stderr
 
 

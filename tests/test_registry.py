@@ -127,9 +127,7 @@ def test_broken_plugin_names_its_distribution_and_others_still_load(
     assert "boom at import" in errors["broken"] and "broken-dist 2.0" in errors["broken"]
 
 
-def test_missing_module_attribute_and_dependency(
-    installed: AddEntryPoint, make_module: Callable[[str], str]
-) -> None:
+def test_missing_module_attribute_and_dependency(installed: AddEntryPoint, make_module: Callable[[str], str]) -> None:
     needs_dep = make_module("import cd_surely_not_installed_dep\n")
     no_attr = make_module("x = 1\n")
     installed("gone", "cd_surely_not_installed_module:Cls", dist="gone-dist")
@@ -156,9 +154,7 @@ def test_entry_point_must_name_a_class(
     assert "'sloppy 1.0'" in str(excinfo.value) and "must name a class" in str(excinfo.value)
 
 
-def test_plugin_clashing_with_builtin_is_an_error(
-    installed: AddEntryPoint, make_module: Callable[[str], str]
-) -> None:
+def test_plugin_clashing_with_builtin_is_an_error(installed: AddEntryPoint, make_module: Callable[[str], str]) -> None:
     evil = make_module("class Evil:\n    pass\n")
     installed("dm", "condensed_data_plugins.dm:DM", dist="condensed-data", version="0.1.0")
     installed("DM", f"{evil}:Evil", dist="evil-plugin", version="6.6")  # case-insensitive: the same name

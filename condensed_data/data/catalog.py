@@ -6,7 +6,6 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-
 from pathlib import Path
 
 from condensed_data.data import digits, fashion_mnist
@@ -96,7 +95,7 @@ def load_dataset(
         ('digits', 'test', 10)
     """
     if isinstance(name, str) and name.startswith(IMAGEFOLDER_PREFIX):
-        return _load_image_folder(name[len(IMAGEFOLDER_PREFIX):], split)
+        return _load_image_folder(name[len(IMAGEFOLDER_PREFIX) :], split)
     key = name.strip().lower() if isinstance(name, str) else name
     key = _ALIASES.get(key, key)
     if key not in _DATASETS:

@@ -21,7 +21,10 @@ def save_tensors(folder: Path, images: torch.Tensor, labels: torch.Tensor) -> No
     """Write ``images`` (N, C, H, W) float32 and ``labels`` (N,) int64 or (N, K) soft labels to ``folder``."""
     from safetensors.torch import save_file
 
-    tensors = {"images": images.detach().to("cpu", torch.float32).contiguous(), "labels": labels.detach().cpu().contiguous()}
+    tensors = {
+        "images": images.detach().to("cpu", torch.float32).contiguous(),
+        "labels": labels.detach().cpu().contiguous(),
+    }
     save_file(tensors, str(Path(folder) / IMAGES_FILE), metadata={"format": "condensed-data/tensors"})
 
 
@@ -36,7 +39,9 @@ class TensorSource(Source):
         except FileNotFoundError:
             raise ArtifactError(f"{path} is missing: an artifact of kind 'tensors' stores its images there") from None
         except (SafetensorError, OSError) as exc:
-            raise ArtifactError(f"{path} is not a readable safetensors file ({exc}); download or copy it again") from None
+            raise ArtifactError(
+                f"{path} is not a readable safetensors file ({exc}); download or copy it again"
+            ) from None
         missing = {"images", "labels"} - set(tensors)
         if missing:
             raise ArtifactError(f"{path} lacks tensor(s) {sorted(missing)}; it needs 'images' and 'labels'")
@@ -58,7 +63,9 @@ class TensorSource(Source):
         k = m.num_classes
         if m.label_kind == "hard":
             if labels.dim() != 1 or labels.is_floating_point():
-                raise ArtifactError(f"{path}: hard labels must be a 1-D integer tensor, got {labels.dtype} {list(labels.shape)}")
+                raise ArtifactError(
+                    f"{path}: hard labels must be a 1-D integer tensor, got {labels.dtype} {list(labels.shape)}"
+                )
             if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= k):
                 raise ArtifactError(
                     f"{path}: labels must lie in [0, {k - 1}] for {k} classes, found {int(labels.min())}..{int(labels.max())}"

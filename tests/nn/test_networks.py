@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-
 import pytest
 import torch
 from torch import nn
 
 from condensed_data.nn import ConvNet, ResNet18, get_network, list_networks, reset_parameters
-
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 

@@ -1,12 +1,12 @@
 import pytest
 import torch
+from condensed_data_plugins.dm import DM, DMConfig
 
 from condensed_data.evaluate import EvalConfig, evaluate, evaluate_random_real
 from condensed_data.objectives import mean_embedding_loss
 from condensed_data.registry import get_method
 from condensed_data.seeding import make_generator
 from condensed_data.testing import check_method, tiny_real_dataset
-from condensed_data_plugins.dm import DM, DMConfig
 
 
 def test_registered_through_entry_point():
@@ -47,7 +47,7 @@ def test_one_forward_pass_equals_the_reference_per_class_loop():
     expected = torch.zeros(())
     for c in range(3):
         r = method.dsa.apply(batch[c], draw, group=torch.full((5,), c))
-        s = method.dsa.apply(method.pixels.images[2 * c:2 * c + 2], draw, group=torch.full((2,), c))
+        s = method.dsa.apply(method.pixels.images[2 * c : 2 * c + 2], draw, group=torch.full((2,), c))
         expected = expected + (net.embed(r).mean(0) - net.embed(s).mean(0)).pow(2).sum()
     assert torch.allclose(loss, expected, rtol=1e-4, atol=1e-5)
 

@@ -1,0 +1,19 @@
+"""The code base stays formatted and lint-clean (ruff, configured in pyproject.toml)."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PATHS = ["condensed_data", "plugins", "tests", "benchmarks"]
+RUFF = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
+
+
+@pytest.mark.skipif(RUFF is None, reason="ruff is not installed (pip install condensed-data[dev])")
+@pytest.mark.parametrize("args", [["check"], ["format", "--check"]])
+def test_ruff(args):
+    out = subprocess.run([RUFF, *args, *PATHS], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
