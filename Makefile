@@ -19,8 +19,8 @@ DEMO_EVAL_MODELS ?= 2
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q $(TORCH_SPEC)
-	$(BIN)/python -m pip install -q -e ".[dev,loading]"
+	$(BIN)/python -m pip install -qq $(TORCH_SPEC)
+	$(BIN)/python -m pip install -qq -e ".[dev,loading]"
 	rm -f $(VENV)/.installed-*
 	touch $@
 

@@ -130,6 +130,7 @@ def _identity(config: CondenseConfig, method: Method, iterations: int) -> dict[s
 def _save_checkpoint(
     path: Path, identity: dict, iteration: int, method: Method, optimizer, generator, history: list[dict[str, float]]
 ) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     torch.save(
         {

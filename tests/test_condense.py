@@ -58,6 +58,12 @@ def test_end_to_end_artifact(tiny, tmp_path):
     assert not checkpoint_path(folder).exists()  # removed once the artifact is complete
 
 
+def test_output_in_folders_that_do_not_exist_yet(tiny, tmp_path):
+    out = tmp_path / "new" / "nested" / "a"
+    run(tiny, out, evaluate=False, iterations=4, checkpoint_every=2)  # a checkpoint is written before the artifact
+    assert (out / "condensed.json").exists()
+
+
 def test_same_seed_same_artifact_and_seed_matters(tiny, tmp_path):
     a = run(tiny, tmp_path / "a", evaluate=False).manifest
     b = run(tiny, tmp_path / "b", evaluate=False).manifest
