@@ -70,7 +70,8 @@ def main() -> None:
                     "accuracy_std": round(e.accuracy_std, 4),
                     "models": e.models,
                     "precision": e.protocol["precision"],
-                    "budget": budget,
+                    # The baseline does not depend on the condensation budget, only on the evaluation.
+                    "budget": budget if e.subject == "condensed" else {"eval_epochs": args.eval_epochs},
                     "wall_seconds": round(seconds, 1),
                 },
                 args.device,
