@@ -34,58 +34,54 @@ def _budget(b: dict) -> str:
     return ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in b.items())
 
 
+def _markdown(header: list[str], cells: list[list[object]], records: list[dict]) -> str:
+    """A markdown table, then the commands that produced its records."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in cells]
+    commands = sorted({r["command"] for r in records})
+    return "\n".join(lines + ["", "Commands:", ""] + [f"- `{c}`" for c in commands])
+
+
+def _accuracy(r: dict) -> str:
+    return f"{100 * r['accuracy_mean']:.2f} ± {100 * r['accuracy_std']:.2f}"
+
+
 def accuracy_table() -> str:
     rows = sorted(
-        _load("accuracy"), key=lambda r: (r["dataset"], r["arch"], r["ipc"], r["method"] != "random-real", r["method"])
+        _load("accuracy"),
+        key=lambda r: (r["dataset"], r["arch"], r["ipc"], r["method"] != "random-real", r["method"]),
     )
-    lines = [
-        "| dataset | method | IPC | network | test accuracy (%) | published (%) | models | budget | precision | device | date |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
+    header = ["dataset", "method", "IPC", "network", "test accuracy (%)", "published (%)", "models", "budget"]
+    header += ["precision", "device", "date"]
+    cells = []
     for r in rows:
-        pub = (
-            PUBLISHED.get((r["method"], r["ipc"]))
-            if r["dataset"] == "fashion-mnist" and r["arch"] == "convnet"
-            else None
-        )
-        lines.append(
-            f"| {r['dataset']} | {r['method']} | {r['ipc']} | {r['arch']} | {100 * r['accuracy_mean']:.2f} ± {100 * r['accuracy_std']:.2f} "
-            f"| {pub if pub is not None else '–'} | {r['models']} | {_budget(r['budget'])} | {r['precision']} | {r['device']} | {r['date']} |"
-        )
-    commands = sorted({r["command"] for r in rows})
-    return "\n".join(lines + ["", "Commands:", ""] + [f"- `{c}`" for c in commands])
+        on_reference = r["dataset"] == "fashion-mnist" and r["arch"] == "convnet"
+        pub = PUBLISHED.get((r["method"], r["ipc"])) if on_reference else None
+        cells.append([r["dataset"], r["method"], r["ipc"], r["arch"], _accuracy(r), "–" if pub is None else pub,
+                      r["models"], _budget(r["budget"]), r["precision"], r["device"], r["date"]])  # fmt: skip
+    return _markdown(header, cells, rows)
 
 
 def speed_table() -> str:
     rows = _load("speed")
-    lines = [
-        "| case | metric | value | precision | peak RSS (MiB) | timed | device | date |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
+    header = ["case", "metric", "value", "precision", "peak RSS (MiB)", "timed", "device", "date"]
+    cells = []
     for r in rows:
         name = f"{r['method']} ipc {r['ipc']}" if r["method"] == "dm" else r["method"]
-        lines.append(
-            f"| {name} | {r['metric'].replace('_', ' ')} | {r['value']} | {r['precision']} | {r['peak_rss_mib']} "
-            f"| {_budget(r['budget'])} | {r['device']} | {r['date']} |"
-        )
-    commands = sorted({r["command"] for r in rows})
-    return "\n".join(lines + ["", "Commands:", ""] + [f"- `{c}`" for c in commands])
+        cells.append([name, r["metric"].replace("_", " "), r["value"], r["precision"], r["peak_rss_mib"],
+                      _budget(r["budget"]), r["device"], r["date"]])  # fmt: skip
+    return _markdown(header, cells, rows)
 
 
 def precision_table() -> str:
     rows = _load("precision")
-    lines = [
-        "| set | network | precision | test accuracy (%) | models | budget | device | date |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r['dataset']} {r['method']} ipc {r['ipc']} | {r['arch']} | {r['precision']} "
-            f"| {100 * r['accuracy_mean']:.2f} ± {100 * r['accuracy_std']:.2f} | {r['models']} | {_budget(r['budget'])} "
-            f"| {r['device']} | {r['date']} |"
-        )
-    commands = sorted({r["command"] for r in rows})
-    return "\n".join(lines + ["", "Commands:", ""] + [f"- `{c}`" for c in commands])
+    header = ["set", "network", "precision", "test accuracy (%)", "models", "budget", "device", "date"]
+    cells = [
+        [f"{r['dataset']} {r['method']} ipc {r['ipc']}", r["arch"], r["precision"], _accuracy(r), r["models"],
+         _budget(r["budget"]), r["device"], r["date"]]
+        for r in rows
+    ]  # fmt: skip
+    return _markdown(header, cells, rows)
 
 
 TABLES = {"accuracy": accuracy_table, "speed": speed_table, "precision": precision_table}

@@ -19,7 +19,7 @@ def tiny():
     return tiny_real_dataset(per_class=12, seed=0), tiny_real_dataset(per_class=6, seed=1)
 
 
-def run(tiny, out, **kw):
+def run(tiny, out, *, resume=False, **kw):
     real, test = tiny
     cfg = CondenseConfig(
         **{
@@ -33,7 +33,7 @@ def run(tiny, out, **kw):
             **kw,
         }
     )
-    return condense(cfg, out, real=real, test=test, progress=False)
+    return condense(cfg, out, real=real, test=test, progress=False, resume=resume)
 
 
 def test_end_to_end_artifact(tiny, tmp_path):
@@ -140,18 +140,7 @@ def test_interrupted_run_resumes_to_the_same_artifact(tiny, tmp_path, extra_meth
     assert checkpoint_path(out).exists() and not out.exists()
     _Interrupted.resumed = True
     try:
-        real, test = tiny
-        cfg = CondenseConfig(
-            method="interrupted",
-            dataset="tiny",
-            ipc=2,
-            iterations=6,
-            options={"batch_real": 6},
-            eval=FAST_EVAL,
-            checkpoint_every=2,
-            evaluate=False,
-        )
-        resumed = condense(cfg, out, real=real, test=test, progress=False, resume=True).manifest
+        resumed = run(tiny, out, method="interrupted", evaluate=False, iterations=6, resume=True).manifest
     finally:
         _Interrupted.resumed = False
     assert resumed.files == reference.files
@@ -161,21 +150,11 @@ def test_checkpoint_of_another_run_is_refused(tiny, tmp_path, extra_methods):
     out = tmp_path / "a"
     with pytest.raises(CondensationError):
         run(tiny, out, method="exploding")
-    real, test = tiny
-    cfg = CondenseConfig(
-        method="exploding",
-        dataset="tiny",
-        ipc=3,
-        iterations=4,
-        options={"batch_real": 6},
-        eval=FAST_EVAL,
-        checkpoint_every=2,
-    )
     with pytest.raises(CondensationError, match="differs in: ipc"):
-        condense(cfg, out, real=real, test=test, progress=False, resume=True)
+        run(tiny, out, method="exploding", ipc=3, resume=True)
     checkpoint_path(out).write_bytes(b"garbage")
     with pytest.raises(CondensationError, match="cannot be read"):
-        condense(cfg, out, real=real, test=test, progress=False, resume=True)
+        run(tiny, out, method="exploding", ipc=3, resume=True)
 
 
 def test_periodic_evaluation_is_recorded_and_does_not_change_the_result(tiny, tmp_path):
