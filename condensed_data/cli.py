@@ -166,7 +166,6 @@ def _cmd_condense(args: argparse.Namespace) -> int:
     if args.eval_models < 1 and not args.no_eval:
         raise ValueError("--eval-models must be >= 1 (use --no-eval to skip evaluation)")
     output = args.output or f"out/{_slug(args.dataset)}-{args.method}-ipc{args.ipc}"
-    archs = _archs(args)
     config = CondenseConfig(
         method=args.method,
         dataset=args.dataset,
@@ -178,6 +177,7 @@ def _cmd_condense(args: argparse.Namespace) -> int:
         checkpoint_every=args.checkpoint_every,
         eval_every=args.eval_every,
         eval=_eval_config(args),
+        eval_archs=tuple(_archs(args)),
         evaluate=not args.no_eval,
         baseline=not args.no_baseline,
         device=args.device,
@@ -185,8 +185,6 @@ def _cmd_condense(args: argparse.Namespace) -> int:
     result = condense(
         config, output, overwrite=args.overwrite, resume=args.resume, data_root=args.data_root, download=args.download
     )
-    if len(archs) > 1 and not args.no_eval:
-        logger.info("extra architectures are evaluated with `condensed-data evaluate %s --eval-arch ...`", output)
     m = result.manifest
     print(f"wrote {result.folder} ({m.images_per_class * m.num_classes} images, {m.method.name}, {m.source.name})")
     if result.evaluations:

@@ -62,6 +62,7 @@ class CondenseConfig:
         eval_every: Iterations between evaluations during the run (0: only the final one); each trains one
             network with the ``eval`` protocol and is logged, shown in the progress bar and kept in the history.
         eval: The final evaluation protocol; ``eval.models == 0`` is not allowed, use ``evaluate=False``.
+        eval_archs: Architectures of the final evaluation (cross-architecture); empty means ``(eval.arch,)``.
         evaluate: Evaluate the result (and the random-real baseline) and record it in the manifest.
         baseline: Also evaluate ``ipc`` random real images per class under the same protocol.
         device: ``"cpu"``, ``"cuda"``, ...
@@ -77,6 +78,7 @@ class CondenseConfig:
     checkpoint_every: int = 100
     eval_every: int = 0
     eval: EvalConfig = EvalConfig()
+    eval_archs: tuple[str, ...] = ()
     evaluate: bool = True
     baseline: bool = True
     device: str = "cpu"
@@ -299,15 +301,18 @@ def condense(
     evaluations: list[Evaluation] = []
     baseline: list[Evaluation] = []
     if config.evaluate:
+        archs = list(config.eval_archs) or None
         evaluations = evaluate(
-            images, labels, test, config=config.eval, seed=config.seed, device=config.device, progress=progress
-        )
+            images, labels, test, config=config.eval, archs=archs, seed=config.seed, device=config.device,
+            progress=progress,
+        )  # fmt: skip
         if config.baseline:
             baseline = evaluate_random_real(
                 real,
                 test,
                 ipc=config.ipc,
                 config=config.eval,
+                archs=archs,
                 seed=config.seed,
                 device=config.device,
                 progress=progress,

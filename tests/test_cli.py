@@ -64,11 +64,20 @@ def artifact(tmp_path_factory):
     return out
 
 
-def test_condense_prints_both_accuracies(artifact, capsys):
-    # the fixture's output was captured by the first test using it; rerun a cheap command to check printing
-    assert (artifact / "condensed.json").exists()
+def test_condense_records_both_evaluations(artifact):
     m = json.loads((artifact / "condensed.json").read_text())
     assert [e["subject"] for e in m["evaluation"]] == ["condensed", "random-real"]
+
+
+def test_condense_prints_every_architecture_beside_the_baseline(tmp_path, capsys):
+    code = main(["condense", "--dataset", "digits", "--ipc", "1", "--iterations", "1", "--set", "batch_real=8",
+                 "--eval-epochs", "1", "--eval-models", "1", "--eval-arch", "convnet-d1,mlp", "--output",
+                 str(tmp_path / "x")])  # fmt: skip
+    assert code == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines() if "%" in line]
+    assert [(r[0], r[2]) for r in rows] == [
+        ("condensed", "convnet-d1"), ("condensed", "mlp"), ("random", "convnet-d1"), ("random", "mlp")
+    ]  # fmt: skip
 
 
 def test_info_and_json(artifact, capsys):
