@@ -255,6 +255,7 @@ def condense(
         start, history = _load_checkpoint(ckpt, identity, method, optimizer, generator)
         logger.info("resumed %s from iteration %d", ckpt, start)
     last_good = start if start > 0 else None
+    recipe = (real.mean, real.std)  # what the set is condensed under, recorded as the recipe; evaluations use it
 
     bar = tqdm(
         range(start, iterations),
@@ -285,6 +286,7 @@ def condense(
                 config=dataclasses.replace(config.eval, models=1),
                 seed=config.seed,
                 device=config.device,
+                normalization=recipe,
             )
             history.append({"iteration": done, "accuracy": e.accuracy_mean, "loss": value})
             logger.info("iteration %d: test accuracy %.4f (%s, 1 model)", done, e.accuracy_mean, e.arch)
@@ -304,6 +306,7 @@ def condense(
         archs = list(config.eval_archs) or None
         evaluations = evaluate(
             images, labels, test, config=config.eval, archs=archs, seed=config.seed, device=config.device,
+            normalization=recipe,
             progress=progress,
         )  # fmt: skip
         if config.baseline:
@@ -315,6 +318,7 @@ def condense(
                 archs=archs,
                 seed=config.seed,
                 device=config.device,
+                normalization=recipe,
                 progress=progress,
             )
 

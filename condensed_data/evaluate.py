@@ -37,6 +37,7 @@ from condensed_data.seeding import derive_seed, make_generator
 __all__ = ["EvalConfig", "train_network", "test_accuracy", "evaluate", "evaluate_random_real"]
 
 logger = logging.getLogger(__name__)
+Normalization = tuple[Sequence[float], Sequence[float]]
 
 
 @dataclass(frozen=True)
@@ -160,14 +161,23 @@ def train_network(
 
 @torch.inference_mode()
 def test_accuracy(
-    net: torch.nn.Module, test: RealDataset, *, config: EvalConfig, device: torch.device | str = "cpu"
+    net: torch.nn.Module,
+    test: RealDataset,
+    *,
+    config: EvalConfig,
+    device: torch.device | str = "cpu",
+    normalization: Normalization | None = None,
 ) -> float:
-    """Fraction of ``test`` classified correctly by ``net`` (test images normalized with ``test.mean/std``)."""
+    """Fraction of ``test`` classified correctly by ``net``; images normalized with ``normalization`` (mean, std),
+    by default ``(test.mean, test.std)``."""
     device = torch.device(device)
+    mean, std = normalization or (test.mean, test.std)
+    mean_t = torch.tensor(mean, device=device).view(1, -1, 1, 1)
+    std_t = torch.tensor(std, device=device).view(1, -1, 1, 1)
     net.eval()
     correct = 0
     for start in range(0, len(test), config.test_batch_size):
-        x = test.normalize(test.images[start : start + config.test_batch_size].to(device))
+        x = (test.images[start : start + config.test_batch_size].to(device) - mean_t) / std_t
         y = test.labels[start : start + config.test_batch_size].to(device)
         with autocast(config.precision, device):
             logits = net(x)
@@ -185,8 +195,10 @@ def _run(
     device: torch.device | str,
     progress: bool,
     subject: str,
+    normalization: Normalization | None,
 ) -> list[Evaluation]:
     """Train ``config.models`` networks per architecture on ``make_set(model_index)`` and summarize."""
+    normalization = normalization or (test.mean, test.std)
     results = []
     for arch in archs or [config.arch]:
         cfg = dataclasses.replace(config, arch=arch)
@@ -198,15 +210,15 @@ def _run(
                 images,
                 labels,
                 num_classes=test.num_classes,
-                mean=test.mean,
-                std=test.std,
+                mean=normalization[0],
+                std=normalization[1],
                 config=cfg,
                 generator=gen,
                 device=device,
                 progress=progress,
                 desc=f"eval {subject} {arch} {m + 1}/{cfg.models}",
             )
-            accuracies.append(test_accuracy(net, test, config=cfg, device=device))
+            accuracies.append(test_accuracy(net, test, config=cfg, device=device, normalization=normalization))
             logger.info("%s on %s, model %d: test accuracy %.4f", subject, arch, m, accuracies[-1])
         acc = torch.tensor(accuracies, dtype=torch.float64)
         results.append(
@@ -234,11 +246,12 @@ def evaluate(
     seed: int = 0,
     device: torch.device | str = "cpu",
     progress: bool = False,
+    normalization: Normalization | None = None,
 ) -> list[Evaluation]:
     """Train ``config.models`` networks per architecture on a pixel-space set and test them on ``test``.
 
-    The set is normalized with ``test.mean``/``test.std`` (the real data's statistics, as the set was condensed
-    under). Each network's initialization, batch order and augmentation come from a seed derived from
+    The set and the test images are normalized with ``normalization`` (mean, std): pass the set's recipe (what it
+    was condensed under); the default is ``(test.mean, test.std)``. Each network's initialization, batch order and augmentation come from a seed derived from
     ``(seed, subject, arch, model index)``, so results are reproducible and independent of evaluation order.
 
     >>> from condensed_data.data import load_dataset
@@ -256,6 +269,7 @@ def evaluate(
         device=device,
         progress=progress,
         subject="condensed",
+        normalization=normalization,
     )
 
 
@@ -269,6 +283,7 @@ def evaluate_random_real(
     seed: int = 0,
     device: torch.device | str = "cpu",
     progress: bool = False,
+    normalization: Normalization | None = None,
 ) -> list[Evaluation]:
     """The random-real baseline: ``ipc`` random real training images per class, evaluated the same way.
 
@@ -281,5 +296,13 @@ def evaluate_random_real(
         return subset.images, subset.labels
 
     return _run(
-        make_set, test, config=config, archs=archs, seed=seed, device=device, progress=progress, subject="random-real"
+        make_set,
+        test,
+        config=config,
+        archs=archs,
+        seed=seed,
+        device=device,
+        progress=progress,
+        subject="random-real",
+        normalization=normalization,
     )

@@ -84,3 +84,20 @@ def test_bad_sets_are_refused(data):
     bad[0, 0, 0, 0] = float("nan")
     with pytest.raises(ValueError, match="NaN"):
         evaluate(bad, train.labels, test, config=FAST)
+
+
+def test_normalization_is_the_recipe_not_the_test_sets_own(data):
+    """A test set built with other statistics is still normalized the way the set was condensed."""
+    from condensed_data.data import RealDataset
+
+    train, test = data
+    own = RealDataset(test.images, test.labels, classes=test.classes, name="tiny", split="test",
+                      mean=(0.9,), std=(2.0,))  # fmt: skip
+    recipe = (train.mean, train.std)
+    as_train = RealDataset(test.images, test.labels, classes=test.classes, name="tiny", split="test",
+                           mean=train.mean, std=train.std)  # fmt: skip
+    a = evaluate(train.images, train.labels, own, config=FAST, seed=0, normalization=recipe)[0].accuracies
+    b = evaluate(train.images, train.labels, as_train, config=FAST, seed=0)[0].accuracies
+    c = evaluate(train.images, train.labels, own, config=FAST, seed=0)[0].accuracies
+    assert a == b
+    assert a != c  # the default really is the test set's own statistics
