@@ -5,8 +5,9 @@ A method owns the synthetic parameters (its *representation*) and computes one i
 progress, checks for NaN, checkpoints, evaluation and export. Plugins register a :class:`Method` subclass under
 the entry-point group ``condensed_data.methods``; :func:`condensed_data.testing.check_method` checks one.
 
-Most distribution-matching methods differ only in how they compare real and synthetic features; they subclass
-:class:`FeatureMatchingMethod` and implement :meth:`FeatureMatchingMethod.match`.
+Most distribution-matching methods differ only in how they compare real and synthetic features (their
+*objective*, :mod:`condensed_data.objectives`); they subclass :class:`FeatureMatchingMethod` and name an objective
+in their config, or override :meth:`FeatureMatchingMethod.build_objective` to bring their own.
 
 >>> from condensed_data.registry import get_method
 >>> get_method("dm").name
@@ -26,6 +27,8 @@ import torch
 from condensed_data.augment import DSA
 from condensed_data.data import RealDataset
 from condensed_data.nn import get_network
+from condensed_data.objectives import Objective, make_objective
+from condensed_data.seeding import make_generator
 from condensed_data.sources.tensors import save_tensors
 
 __all__ = ["MethodConfig", "Method", "PixelSet", "FeatureMatchingConfig", "FeatureMatchingMethod"]
@@ -48,7 +51,25 @@ class MethodConfig:
             raise ValueError(
                 f"unknown option(s) {unknown} for {cls.__name__}; known options: {', '.join(sorted(known))}"
             )
+        for f in dataclasses.fields(cls):
+            if f.name in data:
+                _check_type(f, data[f.name])
         return cls(**data)
+
+
+_KINDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string", dict: "a group of options"}
+
+
+def _check_type(f: dataclasses.Field, value: Any) -> None:
+    """Reject a value whose JSON type differs from the field default's (ints are accepted for floats)."""
+    default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+    expected = type(default)
+    if expected not in _KINDS:
+        return
+    ok = isinstance(value, expected) and not (expected is not bool and isinstance(value, bool))
+    ok = ok or (expected is float and isinstance(value, int) and not isinstance(value, bool))
+    if not ok:
+        raise ValueError(f"option {f.name} expects {_KINDS[expected]} (like {default!r}), got {value!r}")
 
 
 class Method(ABC):
@@ -170,6 +191,10 @@ class FeatureMatchingConfig(MethodConfig):
         init: ``"real"`` or ``"noise"``.
         net: Architecture of the random feature extractor (see :func:`condensed_data.nn.list_networks`).
         dsa_strategy: Siamese augmentation ops, ``"none"`` to disable.
+        objective: How features are compared: ``"dm"``, ``"atom"`` or ``"echo"`` (see
+            :mod:`condensed_data.objectives`).
+        objective_options: Options of the objective (e.g. ``{"power": 4}`` for ``atom``); its defaults otherwise.
+        iters_per_net: Iterations that share one random network (M3D's "iteration per random model"; DM: 1).
     """
 
     lr_img: float = 1.0
@@ -178,6 +203,9 @@ class FeatureMatchingConfig(MethodConfig):
     init: str = "real"
     net: str = "convnet"
     dsa_strategy: str = "color_crop_cutout_flip_scale_rotate"
+    objective: str = "dm"
+    objective_options: dict[str, Any] = dataclasses.field(default_factory=dict)
+    iters_per_net: int = 1
 
     def __post_init__(self) -> None:
         if self.lr_img <= 0:
@@ -188,15 +216,19 @@ class FeatureMatchingConfig(MethodConfig):
             raise ValueError(f"batch_real must be >= 1, got {self.batch_real}")
         if self.init not in ("real", "noise"):
             raise ValueError(f"init must be 'real' or 'noise', got {self.init!r}")
+        if not isinstance(self.iters_per_net, int) or self.iters_per_net < 1:
+            raise ValueError(f"iters_per_net must be an integer >= 1, got {self.iters_per_net!r}")
+        make_objective(self.objective, self.objective_options)  # named errors now, not at the first iteration
 
 
 class FeatureMatchingMethod(Method):
     """Pixels optimized so that random networks see the same class statistics in real and synthetic batches.
 
-    Every iteration draws a fresh randomly initialized network (frozen), a real batch of ``batch_real`` images
-    per class, and one DSA draw per class applied to that class's real *and* synthetic images (Siamese). All
-    classes go through the network in one forward pass for real and one for synthetic images. Subclasses define
-    :meth:`match` on the per-class features.
+    Every iteration takes a randomly initialized network (frozen; a fresh one every ``iters_per_net``
+    iterations), a real batch of ``batch_real`` images per class, and one DSA draw per class applied to that
+    class's real *and* synthetic images (Siamese). All classes go through the network in one forward pass for real
+    images (in chunks, without gradients) and one for synthetic images; the objective (:meth:`build_objective`,
+    by default the one the config names) turns the per-class features into the loss.
     """
 
     config_class: ClassVar[type[MethodConfig]] = FeatureMatchingConfig
@@ -213,11 +245,18 @@ class FeatureMatchingMethod(Method):
     ) -> None:
         super().__init__(real, ipc=ipc, config=config, device=device, generator=generator)
         cfg = self.config
+        self.objective = self.build_objective()
         self.pixels = PixelSet(real, ipc=ipc, init=cfg.init, device=self.device, generator=generator)
         self.dsa = None if cfg.dsa_strategy == "none" else DSA(cfg.dsa_strategy)
         self.batch_real = min(cfg.batch_real, min(real.class_counts()))
         k = real.num_classes
         self._real_groups = torch.arange(k, device=self.device).repeat_interleave(self.batch_real)
+        self._net: torch.nn.Module | None = None
+        self._net_seed: int | None = None
+
+    def build_objective(self) -> Objective:
+        """The objective this method optimizes; override to plug in one of your own."""
+        return make_objective(self.config.objective, self.config.objective_options)
 
     def parameters(self) -> list[torch.Tensor]:
         return [self.pixels.images]
@@ -227,6 +266,20 @@ class FeatureMatchingMethod(Method):
 
     def synthetic(self) -> tuple[torch.Tensor, torch.Tensor]:
         return self.pixels.pixels(), self.pixels.labels.cpu()
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        state = super().state_dict()
+        if self.config.iters_per_net > 1:
+            # The shared network is rebuilt from its seed, so a run resumed mid-way keeps using the same one.
+            state["net_seed"] = torch.tensor(-1 if self._net_seed is None else self._net_seed)
+        return state
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        state = dict(state)
+        seed = state.pop("net_seed", None)
+        super().load_state_dict(state)
+        self._net = None
+        self._net_seed = None if seed is None or int(seed) < 0 else int(seed)
 
     def random_network(self, generator: torch.Generator) -> torch.nn.Module:
         """A freshly initialized, frozen feature extractor."""
@@ -244,6 +297,18 @@ class FeatureMatchingMethod(Method):
             p.requires_grad_(False)
         return net
 
+    def network(self, iteration: int, generator: torch.Generator) -> torch.nn.Module:
+        """The random network of ``iteration``: drawn from ``generator`` every ``iters_per_net`` iterations."""
+        every = self.config.iters_per_net
+        if every == 1:
+            return self.random_network(generator)
+        if iteration % every == 0 or self._net_seed is None:
+            self._net_seed = int(torch.randint(0, 2**62, (), generator=generator))
+            self._net = None
+        if self._net is None:
+            self._net = self.random_network(make_generator(self._net_seed))
+        return self._net
+
     def augment_pair(
         self, real: torch.Tensor, syn: torch.Tensor, generator: torch.Generator
     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -254,17 +319,19 @@ class FeatureMatchingMethod(Method):
         return self.dsa.apply(real, draw, group=self._real_groups), self.dsa.apply(syn, draw, group=self.pixels.labels)
 
     def loss(self, *, iteration: int, generator: torch.Generator) -> torch.Tensor:
-        k, b = self.real.num_classes, self.batch_real
-        net = self.random_network(generator)
-        real = self.real.sample_per_class(b, generator=generator).flatten(0, 1).to(self.device)
+        net = self.network(iteration, generator)
+        real = self.real.sample_per_class(self.batch_real, generator=generator).flatten(0, 1).to(self.device)
         real = self.real.normalize(real)
         real, syn = self.augment_pair(real, self.pixels.images, generator)
+        return self.match(net, real, syn)
+
+    def match(self, net: torch.nn.Module, real: torch.Tensor, syn: torch.Tensor) -> torch.Tensor:
+        """The objective's loss for class-major batches ``real`` (``batch_real`` per class) and ``syn``."""
+        k = self.real.num_classes
+        features = self.objective.features
         with torch.no_grad():
             # Chunks keep activation buffers small: one 2560-image forward pass is memory-bound on CPUs.
-            feat_real = torch.cat([net.embed(chunk) for chunk in real.split(self.REAL_CHUNK)]).reshape(k, b, -1)
-        feat_syn = net.embed(syn).reshape(k, self.ipc, -1)
-        return self.match(feat_real, feat_syn)
-
-    @abstractmethod
-    def match(self, feat_real: torch.Tensor, feat_syn: torch.Tensor) -> torch.Tensor:
-        """Scalar loss from per-class features ``(K, B, D)`` (real, no grad) and ``(K, ipc, D)`` (synthetic)."""
+            chunks = [features(net, chunk) for chunk in real.split(self.REAL_CHUNK)]
+            feat_real = tuple(torch.cat(parts).unflatten(0, (k, -1)) for parts in zip(*chunks, strict=True))
+        feat_syn = tuple(f.unflatten(0, (k, -1)) for f in features(net, syn))
+        return self.objective.compare(feat_real, feat_syn)

@@ -20,17 +20,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-import torch
-
 from condensed_data.method import FeatureMatchingConfig, FeatureMatchingMethod, MethodConfig
-from condensed_data.objectives import mean_embedding_loss
 
 __all__ = ["DM", "DMConfig"]
 
 
 @dataclass
 class DMConfig(FeatureMatchingConfig):
-    """DM's options; the defaults are the reference's (see :class:`FeatureMatchingConfig` for each field)."""
+    """DM's options; the defaults are the reference's (see :class:`FeatureMatchingConfig` for each field).
+
+    ``objective`` defaults to ``"dm"`` (class-mean embeddings); ``--objective echo`` or ``atom`` keeps DM's other
+    defaults and swaps the comparison.
+    """
 
 
 class DM(FeatureMatchingMethod):
@@ -39,6 +40,3 @@ class DM(FeatureMatchingMethod):
     name: ClassVar[str] = "dm"
     config_class: ClassVar[type[MethodConfig]] = DMConfig
     default_iterations: ClassVar[int] = 20000
-
-    def match(self, feat_real: torch.Tensor, feat_syn: torch.Tensor) -> torch.Tensor:
-        return mean_embedding_loss(feat_real, feat_syn)

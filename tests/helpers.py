@@ -38,3 +38,28 @@ def make_artifact(folder: Path, *, classes: int = 3, ipc: int = 2, shape=(1, 8, 
     labels = default_labels if labels is None else labels
     manifest = tiny_manifest(classes=classes, ipc=ipc, shape=shape, **kw)
     return save_artifact(folder, manifest, lambda tmp: save_tensors(tmp, images, labels), card=render_card)
+
+
+def optimize(method, iterations: int, *, seed: int = 1):
+    """Run ``iterations`` plain optimizer steps of a method (what the driver does, without checkpoints)."""
+    from condensed_data.seeding import make_generator
+
+    optimizer = method.make_optimizer()
+    g = make_generator(seed)
+    for it in range(iterations):
+        loss = method.loss(iteration=it, generator=g)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return method
+
+
+def accuracy_vs_random_real(method, train, test, *, epochs: int = 150, models: int = 4) -> tuple[float, float]:
+    """Mean test accuracy of ``method``'s set and of random real images (same ipc, protocol and seeds)."""
+    from condensed_data.evaluate import EvalConfig, evaluate, evaluate_random_real
+
+    cfg = EvalConfig(epochs=epochs, models=models, precision="fp32")
+    images, labels = method.synthetic()
+    ours = evaluate(images, labels, test, config=cfg, seed=0)[0]
+    rand = evaluate_random_real(train, test, ipc=method.ipc, config=cfg, seed=0)[0]
+    return ours.accuracy_mean, rand.accuracy_mean

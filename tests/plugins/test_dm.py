@@ -1,8 +1,8 @@
 import pytest
 import torch
 from condensed_data_plugins.dm import DM, DMConfig
+from helpers import accuracy_vs_random_real, optimize
 
-from condensed_data.evaluate import EvalConfig, evaluate, evaluate_random_real
 from condensed_data.objectives import mean_embedding_loss
 from condensed_data.registry import get_method
 from condensed_data.seeding import make_generator
@@ -63,16 +63,6 @@ def test_gradient_reaches_every_synthetic_image():
 def test_dm_beats_random_real_on_digits_ipc1(digits):
     """The issue's acceptance check: DM on digits at 1 image per class beats random real images (fixed seeds)."""
     train, test = digits
-    method = DM(train, ipc=1, config=DMConfig(batch_real=64), generator=make_generator(0))
-    optimizer = method.make_optimizer()
-    g = make_generator(1)
-    for it in range(200):
-        loss = method.loss(iteration=it, generator=g)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    cfg = EvalConfig(epochs=150, models=4, precision="fp32")
-    images, labels = method.synthetic()
-    dm = evaluate(images, labels, test, config=cfg, seed=0)[0]
-    rand = evaluate_random_real(train, test, ipc=1, config=cfg, seed=0)[0]
-    assert dm.accuracy_mean > rand.accuracy_mean + 0.03, (dm.accuracy_mean, rand.accuracy_mean)
+    method = optimize(DM(train, ipc=1, config=DMConfig(batch_real=64), generator=make_generator(0)), 200)
+    ours, rand = accuracy_vs_random_real(method, train, test)
+    assert ours > rand + 0.03, (ours, rand)

@@ -1,0 +1,96 @@
+import pytest
+import torch
+from condensed_data_plugins.echo import ECHO, ECHOConfig
+from helpers import accuracy_vs_random_real, optimize
+
+from condensed_data.objectives import KernelMMD, mmd2
+from condensed_data.registry import get_method
+from condensed_data.seeding import make_generator
+from condensed_data.testing import check_method, tiny_real_dataset
+
+
+def test_registered_through_entry_point():
+    assert get_method("echo") is ECHO
+
+
+def test_contract():
+    check_method(ECHO, options={"batch_real": 8})
+
+
+def test_defaults_follow_m3d():
+    cfg = ECHOConfig()
+    assert (cfg.momentum, cfg.batch_real, cfg.init, cfg.iters_per_net) == (0.5, 128, "real", 5)
+    assert cfg.dsa_strategy == "color_crop_cutout"
+    assert ECHO(tiny_real_dataset(), ipc=1, generator=make_generator(0)).objective == KernelMMD()
+
+
+def _method(**options):
+    return ECHO(
+        tiny_real_dataset(per_class=12), ipc=2, config=ECHOConfig(batch_real=6, **options), generator=make_generator(0)
+    )
+
+
+def test_one_random_network_serves_iters_per_net_iterations():
+    method = _method(iters_per_net=3)
+    g = make_generator(1)
+    nets = [method.network(it, g) for it in range(4)]
+    assert nets[0] is nets[1] is nets[2] and nets[3] is not nets[0]
+    first, fourth = (next(n.parameters()) for n in (nets[0], nets[3]))
+    assert not torch.equal(first, fourth)
+
+
+def test_resuming_inside_a_network_block_reuses_that_network():
+    """A run checkpointed mid-block (iteration 2 of 3) continues with the same network: same loss as uninterrupted."""
+    straight, g = _method(iters_per_net=3), make_generator(1)
+    for it in range(2):
+        straight.loss(iteration=it, generator=g)
+    state, rng = straight.state_dict(), g.get_state()
+    expected = straight.loss(iteration=2, generator=g)
+
+    resumed = ECHO(
+        tiny_real_dataset(per_class=12),
+        ipc=2,
+        config=ECHOConfig(batch_real=6, iters_per_net=3),
+        generator=make_generator(9),
+    )
+    resumed.load_state_dict(state)
+    g2 = make_generator(0)
+    g2.set_state(rng)
+    assert torch.equal(resumed.loss(iteration=2, generator=g2), expected)
+
+
+def test_one_batched_step_equals_m3d_per_class_steps_without_momentum():
+    """M3D steps once per class; the batched step on the summed loss moves every class's images identically."""
+    method = _method(momentum=0.0, lr_img=5.0)
+    start = method.pixels.images.detach().clone()
+    g = make_generator(1)
+    net = method.network(0, g)
+    batch = method.real.normalize(method.real.sample_per_class(6, generator=g))
+    draw = method.dsa.draw(3, image_size=(8, 8), generator=g)
+
+    optimizer = method.make_optimizer()
+    method.loss(iteration=0, generator=make_generator(1)).backward()
+    optimizer.step()
+    batched = method.pixels.images.detach().clone()
+
+    images = start.clone().requires_grad_(True)  # the reference: one SGD step per class, in class order
+    per_class = torch.optim.SGD([images], lr=5.0, momentum=0.0)
+    for c in range(3):
+        real = method.dsa.apply(batch[c], draw, group=torch.full((6,), c))
+        syn = method.dsa.apply(images[2 * c : 2 * c + 2], draw, group=torch.full((2,), c))
+        with torch.no_grad():
+            feat_real = net.embed(real)
+        loss = mmd2(net.embed(syn).unsqueeze(0), feat_real.unsqueeze(0)).sum()
+        per_class.zero_grad()
+        loss.backward()
+        per_class.step()
+    assert not torch.equal(batched, start)
+    assert torch.allclose(batched, images.detach(), rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_echo_beats_random_real_on_digits_ipc1(digits):
+    train, test = digits
+    method = optimize(ECHO(train, ipc=1, config=ECHOConfig(batch_real=64), generator=make_generator(0)), 200)
+    ours, rand = accuracy_vs_random_real(method, train, test)
+    assert ours > rand + 0.03, (ours, rand)

@@ -1,0 +1,147 @@
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from condensed_data.method import FeatureMatchingConfig
+from condensed_data.nn import get_network
+from condensed_data.objectives import (
+    AttentionMixer,
+    KernelMMD,
+    MeanEmbedding,
+    attention_maps,
+    make_objective,
+    mean_embedding_loss,
+    mmd2,
+)
+from condensed_data.seeding import make_generator
+
+
+def test_attention_maps_by_hand():
+    # One sample, C=2 channels, a 1x2 map: channel 0 is [1, 2], channel 1 is [0, 1].
+    f = torch.tensor([[[[1.0, 2.0]], [[0.0, 1.0]]]])
+    spatial, channel = attention_maps(f, power=2)
+    # |f|^2 = [[1, 4], [0, 1]]: summed over channels per position [1, 5]; over positions per channel [5, 1].
+    assert torch.allclose(spatial, torch.tensor([[1.0, 5.0]]) / math.sqrt(26))
+    assert torch.allclose(channel, torch.tensor([[5.0, 1.0]]) / math.sqrt(26))
+    # The absolute value comes first: a negative activation counts like a positive one.
+    assert torch.allclose(attention_maps(-f, power=2)[0], spatial)
+
+
+def test_attention_maps_are_unit_norm_per_sample():
+    f = torch.randn(5, 8, 4, 4, generator=make_generator(0)) * torch.arange(1, 6).view(5, 1, 1, 1)
+    spatial, channel = attention_maps(f, power=4)
+    assert spatial.shape == (5, 16) and channel.shape == (5, 8)
+    assert torch.allclose(spatial.norm(dim=1), torch.ones(5)) and torch.allclose(channel.norm(dim=1), torch.ones(5))
+    # Normalized, so scaling a sample's activations leaves its attention unchanged.
+    assert torch.allclose(attention_maps(3 * f, power=4)[0], spatial, atol=1e-6)
+    with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
+        attention_maps(f.flatten(1), power=4)
+
+
+def test_attention_mixer_loss_by_hand():
+    # One class; features = (spatial, channel, embedding), real batch of 2, one synthetic sample.
+    real = (
+        torch.tensor([[[1.0, 0.0], [0.0, 1.0]]]),  # mean [0.5, 0.5]
+        torch.tensor([[[1.0, 0.0], [1.0, 0.0]]]),  # mean [1, 0]
+        torch.tensor([[[2.0], [4.0]]]),  # mean [3]
+    )
+    syn = (torch.tensor([[[1.0, 0.0]]]), torch.tensor([[[0.0, 1.0]]]), torch.tensor([[[1.0]]]))
+    # spatial 0.25 + 0.25 = 0.5; channel 1 + 1 = 2; embedding (3-1)^2 = 4 weighted by 0.01
+    expected = 100 * (0.5 + 2.0 + 0.01 * 4.0)
+    assert float(AttentionMixer(power=4, balance=0.01).compare(real, syn)) == pytest.approx(expected)
+    assert float(AttentionMixer(balance=0.5).compare(real, syn)) == pytest.approx(100 * (2.5 + 2.0))
+
+
+def test_attention_mixer_features_hook_every_relu_but_the_last():
+    net = get_network("convnet", channels=1, num_classes=3, image_size=(8, 8), generator=make_generator(0))
+    x = torch.rand(4, 1, 8, 8, generator=make_generator(1))
+    feats = AttentionMixer().features(net, x)
+    # ConvNet-3 on 8x8: ReLU maps of 8x8 and 4x4 (the third, 2x2, is excluded), then the embedding.
+    assert [tuple(f.shape) for f in feats] == [(4, 64), (4, 128), (4, 16), (4, 128), (4, net.embed_dim)]
+    assert torch.equal(feats[-1], net.embed(x))
+    assert all(not m._forward_hooks for m in net.modules()), "hooks must be removed after the pass"
+    spatial_only = AttentionMixer(channel=False).features(net, x)
+    assert [tuple(f.shape) for f in spatial_only] == [(4, 64), (4, 16), (4, net.embed_dim)]
+    assert torch.allclose(spatial_only[0], feats[0])
+
+
+def test_attention_mixer_needs_two_relus():
+    class OneLayer(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.features = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU())
+
+        def embed(self, x):
+            return self.features(x).flatten(1)
+
+    with pytest.raises(ValueError, match="at least two nn.ReLU"):
+        AttentionMixer().features(OneLayer(), torch.zeros(1, 1, 4, 4))
+
+
+def test_mmd_gaussian_by_hand():
+    # 1-D points: synthetic {0}, real {1, 1}. Pooled squared distances: 1 (x4 off-diagonal pairs), 0 (y-y).
+    x = torch.tensor([[[0.0]]])
+    y = torch.tensor([[[1.0], [1.0]]])
+    # sigma^2 = (4 * 1 + 2 * 0) / (3*3 - 3) = 2/3; k(x, y) = exp(-1 / (2/3)), k(x, x) = k(y, y') = 1.
+    expected = 1 + 1 - 2 * math.exp(-1.5)
+    assert float(mmd2(x, y, multipliers=(1.0,))) == pytest.approx(expected)
+    # With M3D's five bandwidths the kernel is a sum: k(a, a) = 5.
+    five = sum(math.exp(-1.5 / s) for s in (0.25, 0.5, 1, 2, 4))
+    assert float(mmd2(x, y)) == pytest.approx(5 + 5 - 2 * five)
+
+
+def test_linear_kernel_mmd_equals_dm_loss():
+    g = make_generator(0)
+    real = torch.randn(4, 9, 6, generator=g, dtype=torch.float64)
+    syn = torch.randn(4, 3, 6, generator=g, dtype=torch.float64)
+    # mmd2 computes in float32; the identity holds to float32 rounding.
+    linear = KernelMMD(kernel="linear").compare((real,), (syn,))
+    assert torch.allclose(linear.double(), mean_embedding_loss(real, syn), rtol=1e-5)
+    assert torch.allclose(linear, MeanEmbedding().compare((real.float(),), (syn.float(),)), rtol=1e-5)
+
+
+def test_gaussian_mmd_sees_beyond_the_mean():
+    """Same mean, different spread: DM's loss is blind to it, the Gaussian-kernel MMD is not."""
+    g = make_generator(0)
+    base = torch.randn(1, 64, 4, generator=g)
+    base = base - base.mean(dim=1, keepdim=True)
+    wide, narrow = 3 * base, 0.3 * base
+    assert float(mean_embedding_loss(wide, narrow)) < 1e-10
+    assert float(mmd2(narrow, wide)) > 0.1
+    assert float(mmd2(wide, wide.clone())) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_mmd_gradient_reaches_synthetic_features():
+    g = make_generator(0)
+    syn = torch.randn(2, 3, 5, generator=g, requires_grad=True)
+    real = torch.randn(2, 7, 5, generator=g)
+    KernelMMD().compare((real,), (syn,)).backward()
+    assert syn.grad is not None and (syn.grad.flatten(1).abs().sum(1) > 0).all()
+
+
+def test_make_objective_errors_name_the_fix():
+    assert make_objective("ECHO") == KernelMMD()
+    assert make_objective("atom", {"power": 2}).power == 2
+    with pytest.raises(ValueError, match="built-in objectives: dm, atom, echo"):
+        make_objective("mtt")
+    with pytest.raises(ValueError, match=r"unknown option\(s\) \['p'\] for objective 'atom'; its options: balance"):
+        make_objective("atom", {"p": 4})
+    with pytest.raises(ValueError, match="kernel must be"):
+        make_objective("echo", {"kernel": "rbf"})
+    with pytest.raises(ValueError, match="power must be > 0"):
+        AttentionMixer(power=0)
+    # A method config checks its objective when it is built, not at the first iteration.
+    with pytest.raises(ValueError, match="unknown objective"):
+        FeatureMatchingConfig(objective="nope")
+    with pytest.raises(ValueError, match="iters_per_net"):
+        FeatureMatchingConfig(iters_per_net=0)
+
+
+def test_objective_options_round_trip_through_json():
+    import json
+
+    obj = KernelMMD(multipliers=(1, 2))
+    again = make_objective("echo", json.loads(json.dumps(obj.to_dict())))
+    assert again == obj and again.multipliers == (1.0, 2.0)
