@@ -23,6 +23,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from condensed_data.hub import cached_revision
 from condensed_data.manifest import MANIFEST_NAME, FileEntry, Manifest, ManifestError
 
 __all__ = [
@@ -166,14 +167,26 @@ def verify_files(folder: str | os.PathLike, manifest: Manifest) -> None:
         if size != entry.size:
             raise ChecksumError(
                 f"{path}: size {size} bytes, but {MANIFEST_NAME} records {entry.size} (truncated or replaced?); "
-                "download or copy the artifact again"
+                + _again(folder)
             )
         digest = sha256_file(path)
         if digest != entry.sha256:
             raise ChecksumError(
                 f"{path}: sha256 {digest} does not match {MANIFEST_NAME} ({entry.sha256}); the file is corrupt or "
-                "was modified; download or copy the artifact again"
+                "was modified; " + _again(folder)
             )
+
+
+def _again(folder: Path) -> str:
+    """How to get a good copy: a Hub cache snapshot is fetched again with force_download, a folder is copied."""
+    cached = cached_revision(folder)
+    if cached is not None:
+        repo_id, sha = cached
+        return (
+            f"this is a huggingface_hub cache copy of {repo_id}: download it again with force_download=True "
+            f"(CLI: `condensed-data pull {repo_id} --revision {sha} --force-download`)"
+        )
+    return "download or copy the artifact again"
 
 
 def read_artifact(folder: str | os.PathLike, *, verify: bool = True) -> Manifest:

@@ -5,6 +5,7 @@ Items are ``(image, label)`` with ``image`` a float tensor ``C x H x W`` in pixe
 set was made for, normalization included, is ``ds.recipe``.
 
 >>> ds = CondensedDataset.from_pretrained("out/fashion-mnist-dm-ipc10")  # doctest: +SKIP
+>>> ds = CondensedDataset.from_pretrained("org/fmnist-dm-ipc10", revision="v1.0")  # a Hub id  # doctest: +SKIP
 >>> image, label = ds[0]  # doctest: +SKIP
 """
 
@@ -18,7 +19,7 @@ from typing import Any
 import torch
 
 from condensed_data.artifact import read_artifact
-from condensed_data.hub import resolve
+from condensed_data.hub import PushResult, push_to_hub, resolve
 from condensed_data.manifest import Manifest, Recipe
 from condensed_data.sources import Source, open_source
 
@@ -65,21 +66,77 @@ class CondensedDataset(torch.utils.data.Dataset):
         cache_dir: str | os.PathLike | None = None,
         local_files_only: bool = False,
         token: str | bool | None = None,
+        force_download: bool = False,
         transform: Callable[[torch.Tensor], Any] | None = None,
         target_transform: Callable[[Any], Any] | None = None,
         verify: bool = True,
+        endpoint: str | None = None,
     ) -> CondensedDataset:
-        """Load from a local folder or a Hub dataset repository id.
+        """Load from a local folder or a Hugging Face Hub dataset repository.
 
-        An existing local path wins over a Hub id of the same spelling; prefix ``local-dir:`` or ``hf-hub:``
-        to force one (see :func:`condensed_data.hub.resolve`).
+        Which one ``name_or_path`` means: ``local-dir:PATH`` is always a folder and ``hf-hub:ORG/NAME`` always a
+        Hub id; otherwise an existing local path wins, and a string shaped ``org/name`` is a Hub id
+        (:func:`condensed_data.hub.resolve`). A Hub set is downloaded through huggingface_hub's cache: only
+        ``condensed.json`` and the files it lists, so a later load needs no network (``HF_HUB_OFFLINE=1`` or
+        ``local_files_only=True``). Every file's sha256 is checked against the manifest before use.
+
+        Args:
+            name_or_path: A folder or a Hub id (see above).
+            revision: Hub branch, tag or commit sha to load (default: main). Pin a sha for reproducibility.
+            cache_dir: huggingface_hub cache folder (default ``HF_HUB_CACHE``).
+            local_files_only: Use only the cache; never touch the network.
+            token: Hub token for private or gated repositories (default ``HF_TOKEN`` or ``hf auth login``).
+            force_download: Download every file again even if cached (the fix for a checksum error in the cache).
+            transform: Applied to each image tensor.
+            target_transform: Applied to each label.
+            verify: Check sizes and sha256 of every file (default).
+            endpoint: Hub-compatible server (default ``HF_ENDPOINT``, else huggingface.co).
+
+        Raises:
+            condensed_data.hub.HubError: A subclass naming the problem (repository or revision not found, gated or
+                unauthorized, not a condensed set, offline without a cached copy).
+            ChecksumError: A file differs from its manifest entry (the message names it and the fix).
 
         >>> ds = CondensedDataset.from_pretrained("out/fashion-mnist-dm-ipc10")  # doctest: +SKIP
+        >>> ds = CondensedDataset.from_pretrained("org/fmnist-dm-ipc10", revision="v1.0")  # doctest: +SKIP
         """
         folder = resolve(
-            name_or_path, revision=revision, cache_dir=cache_dir, local_files_only=local_files_only, token=token
+            name_or_path,
+            revision=revision,
+            cache_dir=cache_dir,
+            local_files_only=local_files_only,
+            token=token,
+            force_download=force_download,
+            endpoint=endpoint,
         )
         return cls(folder, transform=transform, target_transform=target_transform, verify=verify)
+
+    def push_to_hub(
+        self,
+        repo_id: str,
+        *,
+        private: bool | None = None,
+        commit_message: str | None = None,
+        token: str | bool | None = None,
+        revision: str | None = None,
+        endpoint: str | None = None,
+    ) -> PushResult:
+        """Upload this set's folder to the Hub dataset repository ``repo_id`` in one commit.
+
+        See :func:`condensed_data.hub.push_to_hub` (the folder is validated first; a dataset card and preview
+        are generated if missing). Returns the commit (``.commit_url``, ``.commit_sha``).
+
+        >>> ds.push_to_hub("me/fmnist-dm-ipc10", private=True)  # doctest: +SKIP
+        """
+        return push_to_hub(
+            self.folder,
+            repo_id,
+            private=private,
+            commit_message=commit_message,
+            token=token,
+            revision=revision,
+            endpoint=endpoint,
+        )
 
     # -- the torchvision-like surface ---------------------------------------------------------------------------
     def __len__(self) -> int:

@@ -44,6 +44,8 @@ FORMAT_VERSION = 1
 MANIFEST_NAME = "condensed.json"
 KINDS = ("tensors", "generator", "latent-diffusion")
 LABEL_KINDS = ("hard", "soft")
+# Formats that unpickle on load (torch.save, pickle, joblib, ...): never part of an artifact.
+PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin", ".joblib")
 
 
 class ManifestError(ValueError):
@@ -201,7 +203,7 @@ class Manifest:
             f"({__version__}) reads up to {FORMAT_VERSION}: upgrade with `pip install -U condensed-data`",
         )
         _require(self.format_version >= 1, f"format_version must be >= 1, got {self.format_version}")
-        _require(self.kind in KINDS, f"kind must be one of {list(KINDS)}, got {self.kind!r}")
+        _require(self.kind in KINDS, f"kind must be one of {list(KINDS)}, got {self.kind!r}: {self.install_hint()}")
         _require(
             self.label_kind in LABEL_KINDS, f"label_kind must be one of {list(LABEL_KINDS)}, got {self.label_kind!r}"
         )
@@ -221,6 +223,22 @@ class Manifest:
                 bool(name) and not name.startswith(("/", "\\")) and ".." not in name.split("/") and "\\" not in name,
                 f"files: {name!r} is not a relative path inside the artifact folder",
             )
+            _require(
+                not name.lower().endswith(PICKLE_SUFFIXES),
+                f"files: {name!r} is a pickle-based file; condensed-data artifacts hold only safetensors, JSON and "
+                "images, because unpickling a downloaded file can run arbitrary code. Re-export the data as "
+                "safetensors",
+            )
+
+    def install_hint(self) -> str:
+        """What to install to read an artifact whose kind this version cannot read (used in error messages)."""
+        made_by = self.method.distribution
+        if made_by and made_by != "condensed-data":
+            return (
+                f"the set was made by the plugin distribution {made_by!r}: install or upgrade it "
+                f"(`pip install -U {made_by}`), and condensed-data (`pip install -U condensed-data`)"
+            )
+        return "it was written by a newer condensed-data or a plugin: `pip install -U condensed-data`, or install the plugin that provides it"
 
     @property
     def num_classes(self) -> int:

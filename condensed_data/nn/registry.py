@@ -100,7 +100,11 @@ def get_network(
     """
     factory = _NETWORKS.get(name)
     if factory is None:
-        raise ValueError(f"unknown network {name!r}; known networks: {', '.join(list_networks())}")
+        raise ValueError(
+            f"no network named {name!r} is installed (known networks: {', '.join(list_networks())}); if a set's "
+            "recipe names it, it comes from a newer condensed-data or a plugin: `pip install -U condensed-data` or "
+            "install the plugin that provides it, or evaluate with one of the known networks (--eval-arch)"
+        )
     size = _check_shape(channels, num_classes, image_size)
     return build(
         partial(factory, channels=channels, num_classes=num_classes, image_size=size),

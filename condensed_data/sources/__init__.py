@@ -22,7 +22,7 @@ def open_source(folder: Path, manifest: Manifest) -> Source:
         cls = _SOURCES[manifest.kind]
     except KeyError:
         raise NotImplementedError(
-            f"artifact kind {manifest.kind!r} is not supported by this version of condensed-data "
-            f"(supported: {', '.join(_SOURCES)}); upgrade with `pip install -U condensed-data`"
+            f"artifact kind {manifest.kind!r} cannot be read by this version of condensed-data "
+            f"(it reads: {', '.join(_SOURCES)}); {manifest.install_hint()}"
         ) from None
     return cls(folder, manifest)
