@@ -1,4 +1,4 @@
-"""The ``condensed-data`` command line: condense, evaluate, info, show, methods.
+"""The ``condensed-data`` command line: condense, evaluate, info, show, push, pull, methods.
 
 Heavy imports (torch, the training side) happen inside the commands, so ``--help`` is quick.
 
@@ -31,6 +31,22 @@ def _parse_option(text: str) -> tuple[str, Any]:
     return key.strip(), value
 
 
+def _options(pairs: list[tuple[str, Any]], *, objective: str | None = None) -> dict[str, Any]:
+    """Method options from ``--set`` pairs; a dotted key ``a.b=v`` sets ``options["a"]["b"]``."""
+    options: dict[str, Any] = {}
+    if objective is not None:
+        options["objective"] = objective
+    for key, value in pairs:
+        *parents, leaf = key.split(".")
+        target = options
+        for part in parents:
+            target = target.setdefault(part, {})
+            if not isinstance(target, dict):
+                raise ValueError(f"--set {key}=...: {part!r} is not a group of options")
+        target[leaf] = value
+    return options
+
+
 def _eval_args(p: argparse.ArgumentParser, *, models: int, epochs: int) -> None:
     g = p.add_argument_group("evaluation protocol")
     g.add_argument(
@@ -44,6 +60,13 @@ def _eval_args(p: argparse.ArgumentParser, *, models: int, epochs: int) -> None:
         choices=["auto", "fp32", "bf16"],
         help="auto: bf16 autocast where the hardware has native bf16 (default)",
     )
+
+
+def _hub_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("Hugging Face Hub (for an org/name id)")
+    g.add_argument("--revision", default=None, help="branch, tag or commit sha (default main)")
+    g.add_argument("--cache-dir", default=None, help="huggingface_hub cache folder (default HF_HUB_CACHE)")
+    g.add_argument("--token", default=None, help="Hub token (default: HF_TOKEN or `hf auth login`)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,6 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="real dataset: fashion-mnist, digits, or imagefolder:PATH (PATH/train/<class>/*, PATH/test/...)",
     )
     p.add_argument("--ipc", type=int, default=10, help="images per class (default 10)")
+    p.add_argument(
+        "--objective",
+        default=None,
+        help="how features are compared: dm, atom or echo (default: the method's own); e.g. --method dm --objective echo",
+    )
     p.add_argument("--iterations", type=int, default=None, help="optimization iterations (default: the method's own)")
     p.add_argument("--seed", type=int, default=0, help="base seed of every random draw (default 0)")
     p.add_argument(
@@ -76,9 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=_parse_option,
         default=[],
         metavar="KEY=VALUE",
-        help="override a method option, e.g. --set lr_img=0.5 (repeatable)",
+        help="override a method option, e.g. --set lr_img=0.5 or --set objective_options.power=2 (repeatable)",
     )
-    p.add_argument("--output", "-o", default=None, help="artifact folder (default out/DATASET-METHOD-ipcN)")
+    p.add_argument("--output", "-o", default=None, help="artifact folder (default out/DATASET-METHOD[-OBJECTIVE]-ipcN)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     p.add_argument("--resume", action="store_true", help="continue from the output's checkpoint if present")
     p.add_argument("--checkpoint-every", type=int, default=100, help="iterations between checkpoints (default 100)")
@@ -111,9 +139,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--download", action="store_true", help="download the real dataset through torchvision if missing")
     _eval_args(p, models=3, epochs=1000)
 
-    p = sub.add_parser("info", help="print an artifact's manifest summary", description="Print what an artifact holds.")
+    p = sub.add_parser(
+        "info",
+        help="print an artifact's manifest summary",
+        description="Print what an artifact holds. For a Hub id only condensed.json is downloaded.",
+    )
     p.add_argument("path", help="artifact folder or Hub id")
     p.add_argument("--json", action="store_true", help="print the whole manifest as JSON")
+    _hub_args(p)
+
+    p = sub.add_parser(
+        "push",
+        help="upload an artifact to a Hub dataset repository (one commit)",
+        description="Validate an artifact folder, then upload it with its dataset card and preview in one commit. "
+        "The server is HF_ENDPOINT (default huggingface.co).",
+    )
+    p.add_argument("path", help="artifact folder")
+    p.add_argument("repo_id", help="Hub dataset repository, org/name (created if missing)")
+    p.add_argument("--private", action="store_true", help="create the repository as private")
+    p.add_argument("--message", "-m", default=None, help="commit message")
+    p.add_argument("--token", default=None, help="Hub token with write access (default: HF_TOKEN or `hf auth login`)")
+    p.add_argument("--revision", default=None, help="branch to commit to (default main)")
+
+    p = sub.add_parser(
+        "pull",
+        help="download a condensed set from the Hub and verify it",
+        description="Download a condensed set into huggingface_hub's cache, verify every checksum, and print its "
+        "local folder (first line) and a summary.",
+    )
+    p.add_argument("repo_id", help="Hub dataset repository, org/name")
+    _hub_args(p)
+    p.add_argument("--force-download", action="store_true", help="download every file again even if cached")
 
     p = sub.add_parser(
         "show", help="write a preview grid PNG of an artifact", description="Write a grid PNG, one row per class."
@@ -165,14 +221,15 @@ def _cmd_condense(args: argparse.Namespace) -> int:
 
     if args.eval_models < 1 and not args.no_eval:
         raise ValueError("--eval-models must be >= 1 (use --no-eval to skip evaluation)")
-    output = args.output or f"out/{_slug(args.dataset)}-{args.method}-ipc{args.ipc}"
+    recipe = args.method if args.objective is None else f"{args.method}-{args.objective}"
+    output = args.output or f"out/{_slug(args.dataset)}-{recipe}-ipc{args.ipc}"
     config = CondenseConfig(
         method=args.method,
         dataset=args.dataset,
         ipc=args.ipc,
         iterations=args.iterations,
         seed=args.seed,
-        options=dict(args.options),
+        options=_options(args.options, objective=args.objective),
         precision=args.precision,
         checkpoint_every=args.checkpoint_every,
         eval_every=args.eval_every,
@@ -203,8 +260,15 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from condensed_data.data import load_dataset
     from condensed_data.dataset import CondensedDataset
     from condensed_data.evaluate import evaluate, evaluate_random_real
+    from condensed_data.hub import is_hub_cache
 
     ds = CondensedDataset.from_pretrained(args.path)
+    if args.write and is_hub_cache(ds.folder):
+        raise ValueError(
+            f"--write would edit {ds.folder}, a huggingface_hub cache snapshot (shared, read-only copies of a Hub "
+            f"revision): copy it to a folder of your own first (`cp -rL {ds.folder} my-set`), then "
+            "`condensed-data evaluate my-set --write` (and `condensed-data push my-set ORG/NAME` to publish)"
+        )
     m = ds.manifest
     config = _eval_config(args)
     test = load_dataset(m.source.name, "test", root=args.data_root, download=args.download)
@@ -236,14 +300,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_info(args: argparse.Namespace) -> int:
-    from condensed_data.artifact import read_manifest
-    from condensed_data.hub import resolve
-
-    m = read_manifest(resolve(args.path))
-    if args.json:
-        print(m.to_json(), end="")
-        return 0
+def _print_summary(m) -> None:
     print(f"kind:             {m.kind} (format {m.format_version}, condensed-data {m.library_version})")
     print(f"method:           {m.method.name} {m.method.distribution} {m.method.version}".rstrip())
     print(
@@ -260,6 +317,48 @@ def _cmd_info(args: argparse.Namespace) -> int:
             f"evaluation:       {e.subject:<11} {e.arch:<10} {100 * e.accuracy_mean:.2f} ± {100 * e.accuracy_std:.2f} % ({e.models} models)"
         )
     print(f"files:            {', '.join(f'{k} ({v.size} B)' for k, v in m.files.items())}")
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from condensed_data.hub import fetch_manifest
+
+    m = fetch_manifest(args.path, revision=args.revision, cache_dir=args.cache_dir, token=args.token)
+    if args.json:
+        print(m.to_json(), end="")
+        return 0
+    _print_summary(m)
+    return 0
+
+
+def _cmd_push(args: argparse.Namespace) -> int:
+    from condensed_data.hub import push_to_hub
+
+    result = push_to_hub(
+        args.path,
+        args.repo_id,
+        private=True if args.private else None,
+        commit_message=args.message,
+        token=args.token,
+        revision=args.revision,
+    )
+    print(f"pushed {args.path} to {result.repo_id} ({result.revision}): {result.commit_url}")
+    return 0
+
+
+def _cmd_pull(args: argparse.Namespace) -> int:
+    from condensed_data.dataset import CondensedDataset
+    from condensed_data.hub import download
+
+    folder = download(
+        args.repo_id,
+        revision=args.revision,
+        cache_dir=args.cache_dir,
+        token=args.token,
+        force_download=args.force_download,
+    )
+    ds = CondensedDataset(folder)  # verifies every checksum and opens the data
+    print(folder)
+    _print_summary(ds.manifest)
     return 0
 
 
@@ -293,6 +392,8 @@ _COMMANDS = {
     "evaluate": _cmd_evaluate,
     "info": _cmd_info,
     "show": _cmd_show,
+    "push": _cmd_push,
+    "pull": _cmd_pull,
     "methods": _cmd_methods,
 }
 

@@ -36,6 +36,20 @@ def test_set_parses_json_values():
     assert dict(args.options) == {"lr_img": 0.5, "init": "noise"}
 
 
+def test_objective_swaps_the_comparison_and_is_recorded(tmp_path, capsys):
+    """--method dm --objective echo keeps DM's settings and uses the kernel MMD; dotted --set reaches its options."""
+    out = tmp_path / "dm-echo"
+    code = main(["condense", "--method", "dm", "--objective", "echo", "--set", "objective_options.kernel=linear",
+                 "--set", "batch_real=8", "--dataset", "digits", "--ipc", "1", "--iterations", "2", "--no-eval",
+                 "--output", str(out)])  # fmt: skip
+    assert code == 0
+    config = json.loads((out / "condensed.json").read_text())["method"]["config"]
+    assert (config["objective"], config["objective_options"], config["lr_img"]) == ("echo", {"kernel": "linear"}, 1.0)
+    assert main(["condense", "--objective", "mtt", "--dataset", "digits", "--output", str(tmp_path / "x")]) == 2
+    assert "built-in objectives: dm, atom, echo" in capsys.readouterr().err
+    assert main(["condense", "--set", "lr_img.x=1", "--dataset", "digits", "--output", str(tmp_path / "y")]) == 2
+
+
 @pytest.fixture(scope="module")
 def artifact(tmp_path_factory):
     out = tmp_path_factory.mktemp("cli") / "digits-dm-ipc1"

@@ -13,11 +13,11 @@ def test_plugin_example_passes_the_contract_test(tmp_path, monkeypatch):
     code = re.search(r"```python\n# my_plugin.py\n(.*?)```", README, re.S).group(1)
     (tmp_path / "my_plugin.py").write_text(code)
     monkeypatch.syspath_prepend(str(tmp_path))
-    from my_plugin import MeanAndVariance
+    from my_plugin import MeanVar
 
     from condensed_data.testing import check_method
 
-    check_method(MeanAndVariance, options={"batch_real": 8})
+    check_method(MeanVar, options={"batch_real": 8})
 
 
 def test_benchmark_tables_are_generated_from_results():
