@@ -35,6 +35,7 @@ def main() -> None:
     p.add_argument("--arch", default="convnet")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--no-baseline", action="store_true", help="skip random-real (it depends only on ipc and eval)")
     args = p.parse_args()
     tune_cpu_allocator()
     eval_cfg = EvalConfig(
@@ -50,6 +51,7 @@ def main() -> None:
         eval=eval_cfg,
         device=args.device,
         checkpoint_every=0,
+        baseline=not args.no_baseline,
     )
     out = Path("out/bench") / f"{args.dataset}-{args.method}-ipc{args.ipc}"
     start = time.perf_counter()

@@ -9,6 +9,8 @@ setting belong to that case alone. Records go to benchmarks/results/speed.json.
 Cases:
   dm-iteration-256   DM on Fashion-MNIST, IPC 10, batch_real 256 (the reference default), fp32
   dm-iteration-64    the same with batch_real 64 (the CPU budget used by benchmarks/accuracy.py)
+  atom-iteration-*   the same for ATOM (attention objective)
+  echo-iteration-*   the same for ECHO (Gaussian-kernel MMD; one random network per 5 iterations, as M3D)
   eval-auto          ConvNet-3 trained on 100 images for 1000 epochs with DSA, our defaults (bf16 autocast where
                      native, allocator tuned)
   eval-fp32          the same in fp32 (allocator tuned), EVAL_EPOCHS_SHORT epochs
@@ -31,23 +33,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from records import save, stamp  # noqa: E402
 
 EVAL_EPOCHS_SHORT = 200
-CASES = ["dm-iteration-256", "dm-iteration-64", "eval-auto", "eval-fp32", "eval-plain"]
+METHODS = ("dm", "atom", "echo")
+CASES = [f"{m}-iteration-{b}" for m in METHODS for b in (256, 64)] + ["eval-auto", "eval-fp32", "eval-plain"]
 
 
 def _peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _dm_iteration(batch_real: int) -> dict:
-    from condensed_data_plugins.dm import DM, DMConfig
-
+def _iteration(name: str, batch_real: int) -> dict:
     from condensed_data.data import load_dataset
+    from condensed_data.registry import get_method
     from condensed_data.runtime import tune_cpu_allocator
     from condensed_data.seeding import make_generator
 
     tune_cpu_allocator()
     real = load_dataset("fashion-mnist", "train")
-    method = DM(real, ipc=10, config=DMConfig(batch_real=batch_real), generator=make_generator(0))
+    cls = get_method(name)
+    config = cls.config_class.from_dict({"batch_real": batch_real})
+    method = cls(real, ipc=10, config=config, generator=make_generator(0))
     opt, g = method.make_optimizer(), make_generator(1)
 
     def step(i: int) -> None:
@@ -66,7 +70,7 @@ def _dm_iteration(batch_real: int) -> dict:
     return {
         "benchmark": "speed",
         "dataset": "fashion-mnist",
-        "method": "dm",
+        "method": name,
         "ipc": 10,
         "arch": "convnet",
         "metric": "seconds_per_iteration",
@@ -136,8 +140,9 @@ def _eval_case(name: str) -> dict:
 
 
 def run_case(name: str) -> dict:
-    if name.startswith("dm-iteration-"):
-        return _dm_iteration(int(name.rsplit("-", 1)[1]))
+    if "-iteration-" in name:
+        method, batch_real = name.split("-iteration-")
+        return _iteration(method, int(batch_real))
     return _eval_case(name)
 
 

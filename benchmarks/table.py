@@ -48,7 +48,7 @@ def _accuracy(r: dict) -> str:
 
 def accuracy_table() -> str:
     rows = sorted(
-        _load("accuracy"),
+        (r for r in _load("accuracy") if r["arch"] == "convnet"),
         key=lambda r: (r["dataset"], r["arch"], r["ipc"], r["method"] != "random-real", r["method"]),
     )
     header = ["dataset", "method", "IPC", "network", "test accuracy (%)", "published (%)", "models", "budget"]
@@ -62,12 +62,33 @@ def accuracy_table() -> str:
     return _markdown(header, cells, rows)
 
 
+def cross_arch_table() -> str:
+    """Accuracy records pivoted by architecture, for the runs evaluated on more than ConvNet-3."""
+    records = _load("accuracy")
+    archs = ["convnet"] + sorted({r["arch"] for r in records} - {"convnet"})
+
+    def run(r: dict) -> tuple:
+        return r["dataset"], r["ipc"], r["method"], json.dumps(r["budget"], sort_keys=True), r["precision"]
+
+    crossed = {run(r) for r in records if r["arch"] != "convnet"}
+    rows = [r for r in records if run(r) in crossed]
+    header = ["dataset", "IPC", "method", *archs, "models", "budget"]
+    cells = []
+    for key in sorted(crossed, key=lambda k: (k[0], k[1], k[2] != "random-real", k[2], k[3])):
+        by_arch = {r["arch"]: r for r in rows if run(r) == key}
+        models = sorted({r["models"] for r in by_arch.values()})
+        cells.append([key[0], key[1], key[2], *(_accuracy(by_arch[a]) if a in by_arch else "–" for a in archs),
+                      "/".join(map(str, models)), _budget(json.loads(key[3]))])  # fmt: skip
+    return _markdown(header, cells, rows)
+
+
 def speed_table() -> str:
     rows = _load("speed")
     header = ["case", "metric", "value", "precision", "peak RSS (MiB)", "timed", "device", "date"]
     cells = []
     for r in rows:
-        name = f"{r['method']} ipc {r['ipc']}" if r["method"] == "dm" else r["method"]
+        iteration = r["metric"] == "seconds_per_iteration"
+        name = f"{r['method']} ipc {r['ipc']}" if iteration else r["method"]
         cells.append([name, r["metric"].replace("_", " "), r["value"], r["precision"], r["peak_rss_mib"],
                       _budget(r["budget"]), r["device"], r["date"]])  # fmt: skip
     return _markdown(header, cells, rows)
@@ -84,7 +105,12 @@ def precision_table() -> str:
     return _markdown(header, cells, rows)
 
 
-TABLES = {"accuracy": accuracy_table, "speed": speed_table, "precision": precision_table}
+TABLES = {
+    "accuracy": accuracy_table,
+    "cross-arch": cross_arch_table,
+    "speed": speed_table,
+    "precision": precision_table,
+}
 
 
 def render(readme: str) -> str:
