@@ -7,6 +7,7 @@ arch, metric, budget and device.
 from __future__ import annotations
 
 import datetime
+import fcntl
 import json
 import os
 import platform
@@ -39,12 +40,15 @@ def _key(record: dict) -> str:
 
 
 def save(name: str, new: list[dict]) -> Path:
-    """Merge ``new`` records into ``results/<name>.json`` (atomic write)."""
+    """Merge ``new`` records into ``results/<name>.json`` (atomic write, under a lock)."""
     path = RESULTS / f"{name}.json"
-    records = json.loads(path.read_text()) if path.exists() else []
-    keys = {_key(r) for r in new}
-    records = [r for r in records if _key(r) not in keys] + new
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(records, indent=2) + "\n")
-    os.replace(tmp, path)
+    # Benchmarks run side by side on a 2-core machine: a lock keeps one run's merge from dropping another's records.
+    with open(RESULTS / f".{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        records = json.loads(path.read_text()) if path.exists() else []
+        keys = {_key(r) for r in new}
+        records = [r for r in records if _key(r) not in keys] + new
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(records, indent=2) + "\n")
+        os.replace(tmp, path)
     return path
