@@ -82,6 +82,16 @@ def cross_arch_table() -> str:
     return _markdown(header, cells, rows)
 
 
+def lr_sweep_table() -> str:
+    rows = sorted(_load("lr_sweep"), key=lambda r: (r["method"], r["ipc"], r["budget"]["lr_img"]))
+    header = ["method", "IPC", "lr_img", "test accuracy (%)", "models", "budget"]
+    cells = []
+    for r in rows:
+        budget = {k: v for k, v in r["budget"].items() if k != "lr_img"}
+        cells.append([r["method"], r["ipc"], f"{r['budget']['lr_img']:g}", _accuracy(r), r["models"], _budget(budget)])
+    return _markdown(header, cells, rows)
+
+
 def speed_table() -> str:
     rows = _load("speed")
     header = ["case", "metric", "value", "precision", "peak RSS (MiB)", "timed", "device", "date"]
@@ -108,6 +118,7 @@ def precision_table() -> str:
 TABLES = {
     "accuracy": accuracy_table,
     "cross-arch": cross_arch_table,
+    "lr-sweep": lr_sweep_table,
     "speed": speed_table,
     "precision": precision_table,
 }
