@@ -115,12 +115,23 @@ def precision_table() -> str:
     return _markdown(header, cells, rows)
 
 
+def loading_table() -> str:
+    rows = sorted(_load("loading"), key=lambda r: (r["metric"], r["method"]))
+    header = ["path", "metric", "value", "budget", "device", "date"]
+    cells = [
+        [r["method"], r["metric"].replace("_", " "), r["value"], _budget(r["budget"]), r["device"], r["date"]]
+        for r in rows
+    ]
+    return _markdown(header, cells, rows)
+
+
 TABLES = {
     "accuracy": accuracy_table,
     "cross-arch": cross_arch_table,
     "lr-sweep": lr_sweep_table,
     "speed": speed_table,
     "precision": precision_table,
+    "loading": loading_table,
 }
 
 

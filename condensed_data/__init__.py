@@ -11,11 +11,16 @@ from condensed_data._version import __version__
 if TYPE_CHECKING:
     from condensed_data.dataset import CondensedDataset
     from condensed_data.manifest import Manifest
+    from condensed_data.streaming import CondensedIterableDataset
 
-__all__ = ["CondensedDataset", "Manifest", "__version__"]
+__all__ = ["CondensedDataset", "CondensedIterableDataset", "Manifest", "__version__"]
 
 # Exports are resolved on first use so that `import condensed_data.registry` (and the CLI's --help) stay fast.
-_LAZY = {"CondensedDataset": "condensed_data.dataset", "Manifest": "condensed_data.manifest"}
+_LAZY = {
+    "CondensedDataset": "condensed_data.dataset",
+    "CondensedIterableDataset": "condensed_data.streaming",
+    "Manifest": "condensed_data.manifest",
+}
 
 
 def __getattr__(name: str) -> Any:

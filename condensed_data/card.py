@@ -68,6 +68,9 @@ def render_card(manifest: Manifest, *, repo_id: str | None = None) -> str:
         "size_categories": [_size_category(n_images)],
         "pretty_name": f"{m.source.name} condensed with {m.method.name} ({m.images_per_class} images per class)",
     }
+    if m.kind == "webdataset":
+        # Point the Hub's dataset viewer at the shards only (not condensed.json or shards.json).
+        meta["configs"] = [{"config_name": "default", "data_files": [{"split": "train", "path": "data/train-*.tar"}]}]
     lines = ["---"]
     lines += [f"{key}: {_yaml_value(value)}" for key, value in meta.items()]
     lines.append("condensed:")
@@ -103,6 +106,15 @@ def render_card(manifest: Manifest, *, repo_id: str | None = None) -> str:
         "from condensed_data import CondensedDataset",
         f'ds = CondensedDataset.from_pretrained("{name}")',
         "image, label = ds[0]   # float tensor C x H x W in pixel space, int label",
+        *(
+            [
+                "# or stream the webdataset shards (split across DDP ranks and DataLoader workers):",
+                "from condensed_data import CondensedIterableDataset",
+                f'stream = CondensedIterableDataset.from_pretrained("{name}", shuffle=True, seed=0)',
+            ]
+            if m.kind == "webdataset"
+            else []
+        ),
         "```",
         "",
         "## Evaluation",

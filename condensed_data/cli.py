@@ -1,4 +1,4 @@
-"""The ``condensed-data`` command line: condense, evaluate, info, show, push, pull, methods.
+"""The ``condensed-data`` command line: condense, evaluate, info, show, push, pull, export, methods.
 
 Heavy imports (torch, the training side) happen inside the commands, so ``--help`` is quick.
 
@@ -178,6 +178,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", default="preview.png", help="PNG file to write (default preview.png)")
     p.add_argument("--per-class", type=int, default=10, help="images per row (default 10)")
     p.add_argument("--scale", type=int, default=2, help="pixel scale factor (default 2)")
+
+    p = sub.add_parser(
+        "export",
+        help="write an artifact as webdataset shards (a new artifact of kind webdataset)",
+        description="Write a condensed set as tar shards (.npy or .png images, .cls labels, .json metadata per "
+        "sample) under data/train-NNNNNN.tar, with a manifest listing every shard's sha256. Stream it with "
+        "CondensedIterableDataset, or read it with plain webdataset.",
+    )
+    p.add_argument("path", help="artifact folder or Hub id")
+    p.add_argument("--to", required=True, choices=["webdataset"], help="target storage")
+    p.add_argument("--shard-size", type=int, required=True, help="samples per shard")
+    p.add_argument(
+        "--format",
+        default="npy",
+        choices=["npy", "png"],
+        help="image encoding: npy (float32, exact; default) or png (8-bit, quantized to 1/255 of the pixel range)",
+    )
+    p.add_argument("--output", "-o", default=None, help="new artifact folder (default PATH-webdataset)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
 
     sub.add_parser(
         "methods",
@@ -373,6 +392,24 @@ def _cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from condensed_data.export import export_webdataset
+    from condensed_data.hub import is_hub_id
+
+    local = not args.path.startswith("hf-hub:") and (Path(args.path).exists() or not is_hub_id(args.path))
+    name = args.path.removeprefix("local-dir:").removeprefix("hf-hub:").rstrip("/")
+    default = f"{name}-webdataset" if local else f"out/{name.rsplit('/', 1)[-1]}-webdataset"
+    output = args.output or default
+    m = export_webdataset(
+        args.path, output, shard_size=args.shard_size, image_format=args.format, overwrite=args.overwrite
+    )
+    shards = sorted(f for f in m.files if f.endswith(".tar"))
+    print(f"wrote {output} ({len(shards)} shards of up to {args.shard_size} samples, {args.format} images)")
+    return 0
+
+
 def _cmd_methods(args: argparse.Namespace) -> int:
     from condensed_data.registry import method_info
 
@@ -394,6 +431,7 @@ _COMMANDS = {
     "show": _cmd_show,
     "push": _cmd_push,
     "pull": _cmd_pull,
+    "export": _cmd_export,
     "methods": _cmd_methods,
 }
 

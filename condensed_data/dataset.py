@@ -38,6 +38,10 @@ class CondensedDataset(torch.utils.data.Dataset):
     The object is picklable and holds only CPU tensors, so it works with ``DataLoader(num_workers>0)`` and
     ``DistributedSampler``.
 
+    A sharded artifact (kind ``webdataset``, from ``condensed-data export --to webdataset``) loads too: its shards
+    are read into memory once. To stream them instead (DDP ranks and workers each reading only their shards), use
+    :class:`condensed_data.streaming.CondensedIterableDataset`, which yields the same items.
+
     >>> ds = CondensedDataset("out/fashion-mnist-dm-ipc10")  # doctest: +SKIP
     >>> len(ds), ds.classes[:2]  # doctest: +SKIP
     (100, ['T-shirt/top', 'Trouser'])

@@ -42,7 +42,8 @@ __all__ = [
 
 FORMAT_VERSION = 1
 MANIFEST_NAME = "condensed.json"
-KINDS = ("tensors", "generator", "latent-diffusion")
+# "webdataset": the images and hard labels of a set as tar shards (condensed_data/shards.py), for streaming.
+KINDS = ("tensors", "generator", "latent-diffusion", "webdataset")
 LABEL_KINDS = ("hard", "soft")
 # Formats that unpickle on load (torch.save, pickle, joblib, ...): never part of an artifact.
 PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin", ".joblib")

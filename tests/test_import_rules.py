@@ -7,6 +7,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 LOADING_SIDE = [
+    "condensed_data.shards",
+    "condensed_data.streaming",
+    "condensed_data.loading",
+    "condensed_data.export",
     "condensed_data.dataset",
     "condensed_data.manifest",
     "condensed_data.artifact",

@@ -9,11 +9,12 @@ from pathlib import Path
 
 from condensed_data.manifest import Manifest
 from condensed_data.sources.base import Source
+from condensed_data.sources.sharded import ShardSource
 from condensed_data.sources.tensors import TensorSource
 
-__all__ = ["Source", "TensorSource", "open_source"]
+__all__ = ["Source", "TensorSource", "ShardSource", "open_source"]
 
-_SOURCES: dict[str, type[Source]] = {"tensors": TensorSource}
+_SOURCES: dict[str, type[Source]] = {"tensors": TensorSource, "webdataset": ShardSource}
 
 
 def open_source(folder: Path, manifest: Manifest) -> Source:

@@ -1,0 +1,392 @@
+"""The webdataset shard format of artifacts of kind ``webdataset``: writing, the shard index, safe reading.
+
+A sharded artifact is an ordinary artifact folder whose manifest has ``kind: "webdataset"``::
+
+    set-webdataset/
+      condensed.json              # kind "webdataset"; lists every file below with sha256 and size
+      shards.json                 # the shard index: shard files in order, samples per shard, image format
+      data/train-000000.tar       # webdataset shards: per sample KEY.npy (or KEY.png), KEY.cls, KEY.json
+      data/train-000001.tar
+      README.md  preview.png
+
+Keys are the zero-padded index of the sample in the whole set (``000000``, ``000001``, ...). With ``S`` shards, sample
+``i`` lies in shard ``i % S`` at position ``i // S`` (strided, not contiguous): condensed sets are stored class by
+class, and striding gives every shard every class, so streaming shard by shard still yields class-mixed batches.
+Shard sizes differ by at most one; ``S = ceil(N / shard_size)``. Each sample is three tar members: the image (``.npy``: float32 ``C x H x W``
+exactly as stored in a ``tensors`` artifact; or ``.png``: 8-bit, see below), ``.cls`` (the label as decimal text)
+and ``.json`` (``{"index", "label", "class"}``). Nothing else is ever written, and a reader refuses any other
+member (a pickle-family file such as ``.pth`` or ``.pkl`` above all) before reading its bytes. Tar headers are
+normalized (mtime 0, uid/gid 0, mode 0644), so the same data gives byte-identical shards and checksums.
+
+The layout is what plain webdataset (``wds.WebDataset(urls).decode()``) and the Hugging Face Hub's dataset viewer
+expect: ``.tar`` files under ``data/`` named ``train-NNNNNN.tar``.
+
+PNG quantizes: a value ``x`` in ``value_space.pixel_range = (lo, hi)`` is stored as
+``round((x - lo) / (hi - lo) * 255)`` (values outside the range are clipped first) and read back as
+``lo + q / 255 * (hi - lo)``; the round trip is within ``(hi - lo) / 510`` for in-range values. ``.npy`` is exact and
+is the default.
+
+>>> sorted(MEMBER_EXTENSIONS)
+['cls', 'json', 'npy', 'png']
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tarfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from PIL import Image
+
+from condensed_data.artifact import ArtifactError
+from condensed_data.manifest import PICKLE_SUFFIXES, Manifest
+
+__all__ = [
+    "INDEX_NAME",
+    "IMAGE_FORMATS",
+    "MEMBER_EXTENSIONS",
+    "ShardError",
+    "ShardIndex",
+    "ShardInfo",
+    "write_shards",
+    "read_index",
+    "ShardReader",
+    "encode_image",
+    "decode_image",
+]
+
+INDEX_NAME = "shards.json"
+INDEX_FORMAT = "condensed-data/webdataset"
+IMAGE_FORMATS = ("npy", "png")
+MEMBER_EXTENSIONS = frozenset({"npy", "png", "cls", "json"})
+# webdataset decodes these with pickle (or torch.load) unless told otherwise; they are named in the refusal.
+_PICKLE_EXTENSIONS = frozenset({s.lstrip(".") for s in PICKLE_SUFFIXES} | {"pyd", "npz", "pth.tar"})
+SHARD_PATTERN = "data/train-{:06d}.tar"
+
+
+class ShardError(ArtifactError):
+    """A shard or shard index that cannot be used; the message names the shard, the member and the fix."""
+
+
+@dataclass(frozen=True)
+class ShardInfo:
+    """One shard: its file (relative to the artifact folder) and how many samples it holds."""
+
+    file: str
+    samples: int
+
+
+@dataclass(frozen=True)
+class ShardIndex:
+    """The content of ``shards.json``: the shards in key order and the image format of their samples."""
+
+    image_format: str
+    shards: tuple[ShardInfo, ...]
+
+    @property
+    def samples(self) -> int:
+        """Total number of samples."""
+        return sum(s.samples for s in self.shards)
+
+    def key(self, shard: int, position: int) -> int:
+        """The sample index (key) at ``position`` of shard number ``shard`` (strided layout)."""
+        return shard + position * len(self.shards)
+
+    def to_json(self) -> str:
+        """JSON text of the index."""
+        data = {
+            "format": INDEX_FORMAT,
+            "version": 1,
+            "image_format": self.image_format,
+            "samples": self.samples,
+            "shards": [{"file": s.file, "samples": s.samples} for s in self.shards],
+        }
+        return json.dumps(data, indent=2) + "\n"
+
+
+# -- images -----------------------------------------------------------------------------------------------------
+
+
+def encode_image(image: torch.Tensor, image_format: str, pixel_range: tuple[float, float]) -> bytes:
+    """Bytes of one ``C x H x W`` image as ``.npy`` (float32, exact) or ``.png`` (8-bit, see the module docstring)."""
+    if image_format == "npy":
+        buffer = io.BytesIO()
+        np.lib.format.write_array(buffer, image.detach().cpu().to(torch.float32).numpy(), allow_pickle=False)
+        return buffer.getvalue()
+    lo, hi = pixel_range
+    q = ((image.detach().cpu().float() - lo) / (hi - lo)).clamp(0, 1).mul(255).round().to(torch.uint8)
+    array = q[0].numpy() if q.shape[0] == 1 else q.permute(1, 2, 0).numpy()
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def decode_image(data: bytes, image_format: str, pixel_range: tuple[float, float], *, where: str) -> torch.Tensor:
+    """A float32 ``C x H x W`` tensor from ``.npy`` or ``.png`` bytes (never unpickles: ``allow_pickle=False``)."""
+    try:
+        if image_format == "npy":
+            array = np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
+            if not np.issubdtype(array.dtype, np.floating):
+                raise ValueError(f"dtype {array.dtype} is not floating point")
+            return torch.from_numpy(np.array(array, dtype=np.float32))
+        with Image.open(io.BytesIO(data)) as img:
+            array = np.asarray(img)
+    except (ValueError, OSError) as exc:
+        raise ShardError(
+            f"{where}: not a readable .{image_format} image ({exc}); download or export it again"
+        ) from None
+    if array.dtype != np.uint8:
+        raise ShardError(f"{where}: PNG images must be 8-bit, got {array.dtype}; export the set again")
+    tensor = torch.from_numpy(array.copy())
+    tensor = tensor.unsqueeze(0) if tensor.dim() == 2 else tensor.permute(2, 0, 1)
+    lo, hi = pixel_range
+    return tensor.float().div(255).mul(hi - lo).add(lo)
+
+
+# -- writing ----------------------------------------------------------------------------------------------------
+
+
+def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mtime = 0
+    info.mode = 0o644
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    tar.addfile(info, io.BytesIO(data))
+
+
+def key_width(total: int) -> int:
+    """Digits of the zero-padded keys of a set of ``total`` samples (at least 6)."""
+    return max(6, len(str(max(total - 1, 0))))
+
+
+def write_shards(
+    folder: str | os.PathLike,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    classes: Sequence[str],
+    *,
+    shard_size: int,
+    image_format: str = "npy",
+    pixel_range: tuple[float, float] = (0.0, 1.0),
+) -> ShardIndex:
+    """Write ``images`` (N, C, H, W) and hard ``labels`` (N,) as shards plus ``shards.json`` into ``folder``.
+
+    Args:
+        folder: The (temporary) artifact folder; shards go to ``folder/data/``.
+        images: Float images in pixel space.
+        labels: Integer class labels.
+        classes: Class names (written to each sample's ``.json``).
+        shard_size: Samples per shard (the last shard may hold fewer).
+        image_format: ``"npy"`` (exact) or ``"png"`` (8-bit; 1, 3 or 4 channels).
+        pixel_range: The manifest's ``value_space.pixel_range`` (PNG quantization maps it to 0..255).
+
+    Returns:
+        The index that was written to ``shards.json``.
+    """
+    if image_format not in IMAGE_FORMATS:
+        raise ValueError(f"image format must be one of {list(IMAGE_FORMATS)}, got {image_format!r}")
+    if shard_size < 1:
+        raise ValueError(f"shard size must be >= 1 sample, got {shard_size}")
+    if labels.dim() != 1 or labels.is_floating_point():
+        raise ValueError(
+            "only hard (integer) labels can be written as webdataset shards (.cls); this set has soft labels "
+            f"{list(labels.shape)}: keep it as a tensors artifact"
+        )
+    if image_format == "png" and images.shape[1] not in (1, 3, 4):
+        raise ValueError(f"PNG holds 1, 3 or 4 channels, these images have {images.shape[1]}: use --format npy")
+    folder = Path(folder)
+    (folder / "data").mkdir(parents=True, exist_ok=True)
+    total, width = images.shape[0], key_width(images.shape[0])
+    shards = []
+    count = -(-total // shard_size)
+    for number in range(count):
+        name = SHARD_PATTERN.format(number)
+        keys = range(number, total, count)  # strided: see the module docstring
+        with tarfile.open(folder / name, "w", format=tarfile.USTAR_FORMAT) as tar:
+            for i in keys:
+                key, label = f"{i:0{width}d}", int(labels[i])
+                _add(tar, f"{key}.{image_format}", encode_image(images[i], image_format, pixel_range))
+                _add(tar, f"{key}.cls", str(label).encode())
+                meta = {"index": i, "label": label, "class": classes[label]}
+                _add(tar, f"{key}.json", json.dumps(meta, ensure_ascii=False).encode())
+        shards.append(ShardInfo(file=name, samples=len(keys)))
+    index = ShardIndex(image_format=image_format, shards=tuple(shards))
+    (folder / INDEX_NAME).write_text(index.to_json(), encoding="utf-8")
+    return index
+
+
+# -- reading ----------------------------------------------------------------------------------------------------
+
+
+def read_index(folder: str | os.PathLike, manifest: Manifest) -> ShardIndex:
+    """Read and validate ``shards.json`` against the manifest (every shard must be a listed, checksummed file)."""
+    path = Path(folder) / INDEX_NAME
+    again = "export the set again with `condensed-data export SET --to webdataset`"
+    if INDEX_NAME not in manifest.files:
+        raise ShardError(f"{path}: an artifact of kind 'webdataset' lists {INDEX_NAME} in condensed.json; {again}")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("format") != INDEX_FORMAT or data.get("version") != 1:
+            raise ValueError(f"format {data.get('format')!r} version {data.get('version')!r}")
+        shards = tuple(ShardInfo(file=str(s["file"]), samples=int(s["samples"])) for s in data["shards"])
+        index = ShardIndex(image_format=str(data["image_format"]), shards=shards)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ShardError(f"{path} is not a valid shard index ({type(exc).__name__}: {exc}); {again}") from None
+    if index.image_format not in IMAGE_FORMATS:
+        raise ShardError(f"{path}: image_format must be one of {list(IMAGE_FORMATS)}, got {index.image_format!r}")
+    unlisted = [s.file for s in index.shards if s.file not in manifest.files]
+    if unlisted:
+        raise ShardError(f"{path} names shard(s) {unlisted} that condensed.json does not list (so not checksummed)")
+    if not index.shards or any(s.samples < 1 for s in index.shards):
+        raise ShardError(f"{path}: every shard must hold at least one sample, and there must be at least one shard")
+    if index.samples != data.get("samples"):
+        raise ShardError(f"{path}: 'samples' is {data.get('samples')}, but the shards hold {index.samples}")
+    return index
+
+
+def _member_extension(name: str) -> tuple[str, str]:
+    """``(key, extension)`` of a member name, split at the first dot of the base name as webdataset does."""
+    base = name.rsplit("/", 1)[-1]
+    key, _, ext = base.partition(".")
+    return key, ext.lower()
+
+
+class _Member(NamedTuple):
+    name: str
+    size: int
+    offset_data: int
+    regular: bool
+
+
+def _members(path: Path) -> list[_Member]:
+    with tarfile.open(path, "r:") as tar:
+        return [_Member(i.name, i.size, i.offset_data, i.isreg()) for i in tar.getmembers()]
+
+
+def _check_member(shard: Path, info: _Member) -> tuple[str, str]:
+    key, ext = _member_extension(info.name)
+    fix = "only `condensed-data export` writes condensed-data shards: export the set again"
+    if ext in _PICKLE_EXTENSIONS or any(part in _PICKLE_EXTENSIONS for part in ext.split(".")):
+        raise ShardError(
+            f"{shard}: member {info.name!r} is a pickle-family file (.{ext}); it is refused unread, because "
+            f"unpickling a downloaded file can run arbitrary code. Shards hold only .npy/.png/.cls/.json; {fix}"
+        )
+    if ext not in MEMBER_EXTENSIONS:
+        raise ShardError(
+            f"{shard}: member {info.name!r} has an unknown extension {('.' + ext) if ext else '(none)'}; "
+            f"condensed-data shards hold only {', '.join('.' + e for e in sorted(MEMBER_EXTENSIONS))}; {fix}"
+        )
+    if not info.regular or "/" in info.name or not key:
+        raise ShardError(f"{shard}: member {info.name!r} is not a plain top-level file; {fix}")
+    return key, ext
+
+
+class ShardReader:
+    """Random access to the samples of one shard, after checking every member name.
+
+    Args:
+        path: The shard file.
+        image_format: The index's image format (``npy`` or ``png``).
+        pixel_range: The manifest's pixel range (for PNG).
+        image_shape: The manifest's ``[C, H, W]``; every image is checked against it.
+        num_classes: Labels must lie in ``[0, num_classes)``.
+        samples: The number of samples the index records for this shard.
+        first_key, key_stride: If given, sample ``p`` must have key ``first_key + p * key_stride``.
+
+    >>> with ShardReader(path, "npy", (0.0, 1.0), (1, 8, 8), 10, samples=4) as shard:  # doctest: +SKIP
+    ...     image, label = shard.sample(0)
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        image_format: str,
+        pixel_range: tuple[float, float],
+        image_shape: Sequence[int],
+        num_classes: int,
+        *,
+        samples: int,
+        first_key: int | None = None,
+        key_stride: int = 1,
+    ) -> None:
+        self.path = Path(path)
+        self.image_format = image_format
+        self.pixel_range = pixel_range
+        self.image_shape = tuple(image_shape)
+        self.num_classes = num_classes
+        try:
+            members = _members(self.path)
+        except (tarfile.TarError, OSError) as exc:
+            raise ShardError(f"{self.path} is not a readable tar shard ({exc}); download or export it again") from None
+        self._samples: list[tuple[str, dict[str, _Member]]] = []
+        for info in members:  # every name is checked before any member's bytes are read
+            key, ext = _check_member(self.path, info)
+            if not self._samples or self._samples[-1][0] != key:
+                self._samples.append((key, {}))
+            self._samples[-1][1][ext] = info
+        for key, parts in self._samples:
+            if image_format not in parts or "cls" not in parts:
+                raise ShardError(
+                    f"{self.path}: sample {key!r} lacks its .{image_format} image or .cls label (members: "
+                    f"{sorted(parts)}); export the set again"
+                )
+        if first_key is not None:
+            for position, (key, _) in enumerate(self._samples):
+                if not key.isdigit() or int(key) != first_key + position * key_stride:
+                    raise ShardError(
+                        f"{self.path}: sample {position} has key {key!r}, expected {first_key + position * key_stride} "
+                        "(keys are sample indices, strided over the shards); export the set again"
+                    )
+        if len(self._samples) != samples:
+            raise ShardError(
+                f"{self.path} holds {len(self._samples)} samples, but {INDEX_NAME} records {samples}; "
+                "export the set again"
+            )
+        self._file = open(self.path, "rb", buffering=0)  # noqa: SIM115 - closed by close()
+
+    def __len__(self) -> int:
+        return len(self._samples)
+
+    def _read(self, info: _Member) -> bytes:
+        # A plain positioned read of the member's bytes (tarfile.extractfile costs ~10x more per small member).
+        self._file.seek(info.offset_data)
+        data = self._file.read(info.size)
+        if len(data) != info.size:
+            raise ShardError(f"{self.path}: member {info.name!r} is truncated; download or export the shard again")
+        return data
+
+    def sample(self, local: int) -> tuple[torch.Tensor, int]:
+        """Sample ``local`` (0-based position in this shard) as ``(float image C x H x W, int label)``."""
+        key, parts = self._samples[local]
+        where = f"{self.path}::{key}"
+        image = decode_image(self._read(parts[self.image_format]), self.image_format, self.pixel_range, where=where)
+        if tuple(image.shape) != self.image_shape:
+            raise ShardError(
+                f"{where}: image shape {list(image.shape)}, but condensed.json says {list(self.image_shape)}"
+            )
+        text = self._read(parts["cls"]).decode("ascii", errors="replace").strip()
+        if not text.isdigit() or int(text) >= self.num_classes:
+            raise ShardError(f"{where}: label {text!r} is not a class index in [0, {self.num_classes - 1}]")
+        return image, int(text)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, int]]:
+        return (self.sample(i) for i in range(len(self)))
+
+    def close(self) -> None:
+        """Close the shard file."""
+        self._file.close()
+
+    def __enter__(self) -> ShardReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
