@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PATHS = ["condensed_data", "plugins", "tests", "benchmarks"]
+PATHS = ["condensed_data", "plugins", "tests", "benchmarks", "notebooks"]
 RUFF = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
 
 
