@@ -9,6 +9,11 @@ Most distribution-matching methods differ only in how they compare real and synt
 *objective*, :mod:`condensed_data.objectives`); they subclass :class:`FeatureMatchingMethod` and name an objective
 in their config, or override :meth:`FeatureMatchingMethod.build_objective` to bring their own.
 
+Several processes: a method says how a run may be split over processes with :attr:`Method.sharding`, and the
+driver calls :meth:`Method.shard` once before the first iteration of a multi-process run (see
+:mod:`condensed_data.distributed`). Per-class representations (pixels) are ``"classes"``: each process optimizes a
+disjoint block of classes; shared representations (a generator) are ``"data"``: gradients are averaged.
+
 >>> from condensed_data.registry import get_method
 >>> get_method("dm").name
 'dm'
@@ -26,6 +31,7 @@ import torch
 
 from condensed_data.augment import DSA
 from condensed_data.data import RealDataset
+from condensed_data.distributed import class_block
 from condensed_data.nn import get_network
 from condensed_data.objectives import Objective, make_objective
 from condensed_data.seeding import make_generator
@@ -81,12 +87,30 @@ class Method(ABC):
         config: The method's configuration (defaults when omitted).
         device: Where to compute.
         generator: The source of every random draw made while initializing.
+
+    Attributes:
+        sharding: How the driver may split a run over several processes.
+            ``"none"`` (the default): one process only.
+            ``"classes"``: a per-class representation. Every parameter is class-major (``shape[0]`` is
+            ``num_classes * rows``, class ``c`` owning rows ``c * rows`` to ``(c + 1) * rows``), the loss is a sum
+            of per-class terms each depending only on that class's rows, and the optimizer is element-wise (SGD,
+            Adam). After :meth:`shard`, :meth:`loss` returns the sum over :attr:`shard_classes` only, drawing
+            exactly the random numbers a single process draws (draw everything, use your classes), so a sharded
+            run gives the single-process result. The driver gathers the rows from their owners.
+            ``"data"``: a shared representation (e.g. a generator). Every process holds all parameters and
+            computes the loss on its share of the data (:attr:`shard_index` of :attr:`shard_count`); the driver
+            averages gradients over processes after ``backward``, as DDP (``accelerator.prepare`` +
+            ``accelerator.backward``) would, so parameters stay identical everywhere. For the sum of the shares'
+            losses to be the full loss, each share should be a mean over equally many samples.
+        shard_index, shard_count: This process and the number of processes (0 and 1 unless sharded).
+        shard_classes: The classes this process optimizes (all unless sharded by classes).
     """
 
     name: ClassVar[str]
     config_class: ClassVar[type[MethodConfig]] = MethodConfig
     kind: ClassVar[str] = "tensors"
     default_iterations: ClassVar[int] = 1000
+    sharding: ClassVar[str] = "none"
 
     def __init__(
         self,
@@ -114,6 +138,26 @@ class Method(ABC):
         self.real = real
         self.ipc = ipc
         self.device = torch.device(device)
+        self.shard_index, self.shard_count = 0, 1
+        self.shard_classes: range = range(real.num_classes)
+
+    def shard(self, index: int, count: int) -> None:
+        """Take this process's share of a run over ``count`` processes (see :attr:`sharding`).
+
+        The driver calls it once, before the first :meth:`loss`, only when ``count > 1``. Subclasses that need
+        to prepare for their share extend it (and call ``super().shard``).
+
+        Raises:
+            ValueError: the method runs as one process only, or there are more processes than classes.
+        """
+        if self.sharding not in ("classes", "data"):
+            raise ValueError(
+                f"method {type(self).__name__} runs as one process only (its sharding is {self.sharding!r}); "
+                "launch it without torchrun/accelerate, or declare sharding = 'classes' or 'data' (see Method)"
+            )
+        if self.sharding == "classes":
+            self.shard_classes = class_block(self.real.num_classes, index, count)
+        self.shard_index, self.shard_count = index, count
 
     @abstractmethod
     def parameters(self) -> list[torch.Tensor]:
@@ -140,6 +184,10 @@ class Method(ABC):
         params = self.parameters()
         if len(state) != len(params):
             raise ValueError(f"state has {len(state)} tensors, {type(self).__name__} has {len(params)} parameters")
+        for i, p in enumerate(params):
+            saved = state[f"param.{i}"]
+            if tuple(saved.shape) != tuple(p.shape):  # copy_ would broadcast a wrong shape silently
+                raise ValueError(f"state tensor param.{i} has shape {list(saved.shape)}, expected {list(p.shape)}")
         with torch.no_grad():
             for i, p in enumerate(params):
                 p.copy_(state[f"param.{i}"])
@@ -232,6 +280,7 @@ class FeatureMatchingMethod(Method):
     """
 
     config_class: ClassVar[type[MethodConfig]] = FeatureMatchingConfig
+    sharding: ClassVar[str] = "classes"
     REAL_CHUNK: ClassVar[int] = 512
 
     def __init__(
@@ -251,8 +300,23 @@ class FeatureMatchingMethod(Method):
         self.batch_real = min(cfg.batch_real, min(real.class_counts()))
         k = real.num_classes
         self._real_groups = torch.arange(k, device=self.device).repeat_interleave(self.batch_real)
+        self._syn_groups = self.pixels.labels
+        self._rows: slice | None = None  # this process's rows of the images when sharded by classes
         self._net: torch.nn.Module | None = None
         self._net_seed: int | None = None
+
+    def shard(self, index: int, count: int) -> None:
+        super().shard(index, count)
+        net = self.random_network(make_generator(0))
+        if any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in net.modules()):
+            raise ValueError(
+                f"net={self.config.net!r} uses batch statistics, which mix the classes of a batch, so its loss cannot "
+                "be split by classes over processes; use an instance-norm network (the default convnet) or one process"
+            )
+        own = self.shard_classes
+        self._rows = slice(own.start * self.ipc, own.stop * self.ipc)
+        self._real_groups = torch.arange(own.start, own.stop, device=self.device).repeat_interleave(self.batch_real)
+        self._syn_groups = self.pixels.labels[self._rows]
 
     def build_objective(self) -> Objective:
         """The objective this method optimizes; override to plug in one of your own."""
@@ -315,19 +379,22 @@ class FeatureMatchingMethod(Method):
         """Apply one DSA draw per class to that class's real and synthetic images alike."""
         if self.dsa is None:
             return real, syn
+        # One draw for every class, even when sharded: every process consumes the same random stream.
         draw = self.dsa.draw(self.real.num_classes, image_size=tuple(real.shape[-2:]), generator=generator)
-        return self.dsa.apply(real, draw, group=self._real_groups), self.dsa.apply(syn, draw, group=self.pixels.labels)
+        return self.dsa.apply(real, draw, group=self._real_groups), self.dsa.apply(syn, draw, group=self._syn_groups)
 
     def loss(self, *, iteration: int, generator: torch.Generator) -> torch.Tensor:
         net = self.network(iteration, generator)
-        real = self.real.sample_per_class(self.batch_real, generator=generator).flatten(0, 1).to(self.device)
-        real = self.real.normalize(real)
-        real, syn = self.augment_pair(real, self.pixels.images, generator)
+        keep = None if self._rows is None else self.shard_classes
+        real = self.real.sample_per_class(self.batch_real, generator=generator, keep=keep)
+        real = self.real.normalize(real.flatten(0, 1).to(self.device))
+        syn = self.pixels.images if self._rows is None else self.pixels.images[self._rows]
+        real, syn = self.augment_pair(real, syn, generator)
         return self.match(net, real, syn)
 
     def match(self, net: torch.nn.Module, real: torch.Tensor, syn: torch.Tensor) -> torch.Tensor:
         """The objective's loss for class-major batches ``real`` (``batch_real`` per class) and ``syn``."""
-        k = self.real.num_classes
+        k = real.shape[0] // self.batch_real
         features = self.objective.features
         with torch.no_grad():
             # Chunks keep activation buffers small: one 2560-image forward pass is memory-bound on CPUs.

@@ -54,7 +54,9 @@ def check_method(
     Checks: class attributes; the config round-trips through JSON; the loss is a finite scalar whose gradient
     reaches the parameters; an optimizer step changes them; ``synthetic()`` has the right shapes, labels and
     device; the same seed gives the same loss; ``state_dict`` restores the set; ``export`` writes an artifact
-    that loads back (for kind ``tensors``, into the same images).
+    that loads back (for kind ``tensors``, into the same images); for ``sharding = "classes"``, the losses of two
+    class shards add up to the full loss and each shard's gradient is the full gradient on its own classes' rows
+    (what makes a multi-process run equal to a single-process one).
 
     Args:
         cls: The method class.
@@ -75,6 +77,9 @@ def check_method(
     text = json.dumps(default.to_dict())
     assert cls.config_class.from_dict(json.loads(text)) == default, "config does not round-trip through JSON"
     assert isinstance(cls.default_iterations, int) and cls.default_iterations > 0, "default_iterations must be > 0"
+    assert getattr(cls, "sharding", None) in ("none", "classes", "data"), (
+        f"{cls.__name__}.sharding must be 'none', 'classes' or 'data', got {getattr(cls, 'sharding', None)!r}"
+    )
 
     real = real if real is not None else tiny_real_dataset()
     k = real.num_classes
@@ -114,6 +119,9 @@ def check_method(
         hard = labels if labels.dim() == 1 else labels.argmax(1)
         assert torch.bincount(hard, minlength=k).tolist() == [ipc] * k, "each class must have ipc images"
 
+    if cls.sharding == "classes" and k >= 2:
+        _check_class_shards(cls, real, ipc, seed, options)
+
     restored = _build(cls, real, ipc, seed + 7, options)
     restored.load_state_dict(method.state_dict())
     assert torch.allclose(restored.synthetic()[0], images), "load_state_dict(state_dict()) does not restore the set"
@@ -138,3 +146,39 @@ def check_method(
         assert len(loaded) >= 1, "the exported artifact holds no items"
         if method.kind == "tensors":
             assert torch.allclose(loaded.tensors()[0], images), "the exported images differ from synthetic()"
+
+
+def _check_class_shards(cls: type[Method], real: RealDataset, ipc: int, seed: int, options: dict) -> None:
+    """Two class shards: losses add up to the full loss, gradients match the full one on each shard's rows."""
+    k = real.num_classes
+    full = _build(cls, real, ipc, seed, options)
+    full_loss = full.loss(iteration=0, generator=make_generator(seed + 1))
+    full_value = float(full_loss.detach())
+    full_loss.backward()
+    total = 0.0
+    for index in range(2):
+        part = _build(cls, real, ipc, seed, options)
+        part.shard(index, 2)
+        own = part.shard_classes
+        part_loss = part.loss(iteration=0, generator=make_generator(seed + 1))
+        part_loss.backward()
+        total += float(part_loss.detach())
+        for p, q in zip(part.parameters(), full.parameters(), strict=True):
+            assert p.shape[0] % k == 0, (
+                f"sharding='classes' needs class-major parameters (shape[0] a multiple of {k} classes), got {list(p.shape)}"
+            )
+            rows = p.shape[0] // k
+            mine = slice(own.start * rows, own.stop * rows)
+            grad = torch.zeros_like(p) if p.grad is None else p.grad
+            expected = torch.zeros_like(q) if q.grad is None else q.grad
+            assert torch.allclose(grad[mine], expected[mine], rtol=1e-4, atol=1e-6), (
+                f"shard {index} (classes {own.start}..{own.stop - 1}): its gradient differs from the full loss's on its "
+                "rows: with sharding='classes' each class's loss must depend only on its own rows"
+            )
+            outside = torch.ones(p.shape[0], dtype=torch.bool)
+            outside[mine] = False
+            assert not grad[outside].any(), f"shard {index}'s loss has a gradient on rows of classes it does not own"
+    assert abs(total - full_value) <= 1e-4 * max(1.0, abs(full_value)), (
+        f"the shards' losses add up to {total}, the full loss is {full_value}: with sharding='classes' the loss "
+        "must be a sum of per-class terms (declare sharding='none' or 'data' otherwise)"
+    )

@@ -17,9 +17,11 @@ LOADING_SIDE = [
     "condensed_data.sources",
     "condensed_data.hub",
     "condensed_data.card",
+    "condensed_data.generative",
 ]
 TRAINING_SIDE = (
     "condensed_data.condense",
+    "condensed_data.distributed",
     "condensed_data.evaluate",
     "condensed_data.augment",
     "condensed_data.method",
@@ -60,6 +62,13 @@ def test_only_hub_imports_huggingface_hub():
         if path.name == "hub.py":
             continue
         assert not any(m.startswith("huggingface_hub") for m in _imports(path)), path
+
+
+def test_only_distributed_imports_accelerate():
+    for path in sorted((ROOT / "condensed_data").rglob("*.py")):
+        if path.name == "distributed.py":
+            continue
+        assert not any(m.startswith("accelerate") for m in _imports(path)), path
 
 
 def test_core_never_imports_a_plugin_and_plugins_never_import_each_other():

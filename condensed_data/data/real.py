@@ -195,7 +195,12 @@ class RealDataset(Dataset[tuple[torch.Tensor, int]]):
         return self.images.index_select(0, self._draw(c, n, generator).to(self.images.device))
 
     def sample_per_class(
-        self, n: int, *, generator: torch.Generator, classes: Sequence[int] | None = None
+        self,
+        n: int,
+        *,
+        generator: torch.Generator,
+        classes: Sequence[int] | None = None,
+        keep: Sequence[int] | None = None,
     ) -> torch.Tensor:
         """``n`` random images of every class (or of ``classes``, in that order), gathered in one copy.
 
@@ -206,9 +211,12 @@ class RealDataset(Dataset[tuple[torch.Tensor, int]]):
             n: images per class, at most the smallest count among the requested classes.
             generator: the source of randomness (used class by class, in order).
             classes: class indices to draw from; all classes when ``None``.
+            keep: positions (into the requested classes) whose images are returned; the generator still advances
+                for every requested class, so a process that keeps only its own classes stays in step with one
+                that keeps them all (class-sharded condensation). All when ``None``.
 
         Returns:
-            ``(K, n, C, H, W)`` on the dataset's device, ``K`` the number of requested classes.
+            ``(K, n, C, H, W)`` on the dataset's device, ``K`` the number of requested (or kept) classes.
 
         Example:
             >>> import torch
@@ -221,9 +229,13 @@ class RealDataset(Dataset[tuple[torch.Tensor, int]]):
         wanted = range(self.num_classes) if classes is None else [self._check_class(c) for c in classes]
         if len(wanted) == 0:
             raise ValueError("sample_per_class got an empty `classes`; pass None for all classes or at least one index")
-        index = torch.cat([self._draw(c, n, generator) for c in wanted])
-        batch = self.images.index_select(0, index.to(self.images.device))
-        return batch.view(len(wanted), n, *self.image_shape)
+        draws = [self._draw(c, n, generator) for c in wanted]
+        if keep is not None:
+            draws = [draws[i] for i in keep]
+            if not draws:
+                raise ValueError("sample_per_class got an empty `keep`; pass None to keep every class")
+        batch = self.images.index_select(0, torch.cat(draws).to(self.images.device))
+        return batch.view(len(draws), n, *self.image_shape)
 
     def subset_per_class(self, n: int, *, generator: torch.Generator) -> RealDataset:
         """A new dataset of ``n`` random images per class (the "random-real" baseline), grouped by class.
