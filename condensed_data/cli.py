@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import re
 import sys
 from typing import Any
@@ -109,7 +110,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", default=None, help="artifact folder (default out/DATASET-METHOD[-OBJECTIVE]-ipcN)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     p.add_argument("--resume", action="store_true", help="continue from the output's checkpoint if present")
-    p.add_argument("--checkpoint-every", type=int, default=100, help="iterations between checkpoints (default 100)")
+    p.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=100,
+        help="iterations between checkpoints (default 100; 0: none, but SIGINT/SIGTERM still write one)",
+    )
     p.add_argument(
         "--eval-every", type=int, default=0, help="evaluate one network every N iterations (default 0: only at the end)"
     )
@@ -261,6 +267,8 @@ def _cmd_condense(args: argparse.Namespace) -> int:
     result = condense(
         config, output, overwrite=args.overwrite, resume=args.resume, data_root=args.data_root, download=args.download
     )
+    if not result.main_process:
+        return 0  # the main process of a multi-process run reports
     m = result.manifest
     print(f"wrote {result.folder} ({m.images_per_class * m.num_classes} images, {m.method.name}, {m.source.name})")
     if result.evaluations:
@@ -436,12 +444,22 @@ _COMMANDS = {
 }
 
 
+def _process_rank() -> int:
+    """This process's rank when started by torchrun / accelerate launch (0 otherwise)."""
+    return int(os.environ.get("RANK", "0") or 0)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the exit code (0 success, 2 bad input or a failed run)."""
+    """Run the CLI; returns the exit code (0 success, 2 bad input or a failed run, 128+N stopped by signal N)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    rank = _process_rank()
+    level = logging.INFO if args.verbose else logging.WARNING
     logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+        level=level if rank == 0 else logging.ERROR,  # one process speaks for a multi-process run
+        format="%(levelname)s %(name)s: %(message)s"
+        if rank == 0
+        else f"[process {rank}] %(levelname)s %(name)s: %(message)s",
     )
     if args.version:
         from condensed_data._version import __version__
@@ -460,11 +478,26 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except (ValueError, KeyError, FileExistsError, FileNotFoundError, ImportError, RuntimeError, OSError) as exc:
+        stopped = getattr(exc, "signum", None)  # CondensationInterrupted: a checkpoint was written
+        if stopped is not None:
+            if rank == 0:
+                print(f"condensed-data {args.command}: {exc}", file=sys.stderr)
+            return 128 + int(stopped)
         if args.verbose:
             raise
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"condensed-data {args.command}: error: {message}", file=sys.stderr)
+        # Errors every process meets alike (a refused checkpoint, NaN) are reported once; others by every process.
+        if rank == 0 or not _shared_error(exc):
+            prefix = "" if rank == 0 else f"[process {rank}] "
+            print(f"{prefix}condensed-data {args.command}: error: {message}", file=sys.stderr)
         return 2
+
+
+def _shared_error(exc: BaseException) -> bool:
+    condense = sys.modules.get("condensed_data.condense")
+    if isinstance(exc, FileExistsError):
+        return True
+    return condense is not None and isinstance(exc, condense.CondensationError)
 
 
 if __name__ == "__main__":  # pragma: no cover - `python -m condensed_data.cli` (used with accelerate launch/torchrun)
