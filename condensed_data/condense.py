@@ -308,11 +308,15 @@ class _StopSignals:
 def _manifest(config: CondenseConfig, method: Method, real: RealDataset, evaluations: list[Evaluation]) -> Manifest:
     info = {m.name: m for m in method_info()}.get(config.method.lower())
     cfg = config.eval
+    recorded = {**method.config.to_dict(), "iterations": config.iterations}
+    objective = getattr(method, "objective", None)
+    if "objective" in recorded and objective is not None:  # what ran, also when build_objective was overridden
+        recorded["objective"] = getattr(objective, "name", type(objective).__name__)
     return Manifest(
         kind=method.kind,
         method=MethodSpec(
             name=config.method.lower(),
-            config={**method.config.to_dict(), "iterations": config.iterations},
+            config=recorded,
             distribution=info.distribution if info else "",
             version=info.version if info else "",
         ),

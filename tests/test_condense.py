@@ -163,3 +163,22 @@ def test_periodic_evaluation_is_recorded_and_does_not_change_the_result(tiny, tm
     assert [h["iteration"] for h in watched.history] == [2]
     assert 0.0 <= watched.history[0]["accuracy"] <= 1.0
     assert plain.history == [] and plain.manifest.files == watched.manifest.files
+
+
+def test_manifest_records_the_objective_that_ran(tiny, tmp_path):
+    """A method that overrides build_objective records its objective, not the config's default name."""
+    from condensed_data.objectives import make_objective
+
+    class DMWithMMD(DM):
+        name = "dm-with-mmd"
+
+        def build_objective(self):
+            return make_objective("echo")
+
+    register("dm-with-mmd", DMWithMMD)
+    try:
+        result = run(tiny, tmp_path / "a", method="dm-with-mmd", evaluate=False)
+    finally:
+        unregister("dm-with-mmd")
+    assert result.manifest.method.config["objective"] == "echo"
+    assert run(tiny, tmp_path / "b", evaluate=False).manifest.method.config["objective"] == "dm"
