@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/speed.py                     # every case
     .venv/bin/python benchmarks/speed.py --case eval-auto    # one case
+    .venv/bin/python benchmarks/speed.py --device cuda --case dm-iteration-256   # on a GPU (iteration cases)
 
 Each case runs in a fresh subprocess so that its peak resident memory (ru_maxrss) and the process-wide allocator
 setting belong to that case alone. Records go to benchmarks/results/speed.json.
@@ -41,17 +42,20 @@ def _peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _iteration(name: str, batch_real: int) -> dict:
+def _iteration(name: str, batch_real: int, device: str) -> dict:
+    import torch
+
     from condensed_data.data import load_dataset
     from condensed_data.registry import get_method
     from condensed_data.runtime import tune_cpu_allocator
     from condensed_data.seeding import make_generator
 
     tune_cpu_allocator()
-    real = load_dataset("fashion-mnist", "train")
+    real = load_dataset("fashion-mnist", "train").to(device)
     cls = get_method(name)
     config = cls.config_class.from_dict({"batch_real": batch_real})
-    method = cls(real, ipc=10, config=config, generator=make_generator(0))
+    method = cls(real, ipc=10, config=config, device=device, generator=make_generator(0))
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
     opt, g = method.make_optimizer(), make_generator(1)
 
     def step(i: int) -> None:
@@ -63,9 +67,11 @@ def _iteration(name: str, batch_real: int) -> dict:
     for i in range(3):
         step(i)
     n = 20
+    sync()
     start = time.perf_counter()
     for i in range(n):
         step(i)
+    sync()
     seconds = (time.perf_counter() - start) / n
     return {
         "benchmark": "speed",
@@ -78,6 +84,7 @@ def _iteration(name: str, batch_real: int) -> dict:
         "precision": "fp32",
         "budget": {"batch_real": batch_real, "iterations_timed": n},
         "peak_rss_mib": round(_peak_mib()),
+        **({"peak_gpu_mib": round(torch.cuda.max_memory_allocated() / 2**20)} if device.startswith("cuda") else {}),
     }
 
 
@@ -139,27 +146,34 @@ def _eval_case(name: str) -> dict:
     }
 
 
-def run_case(name: str) -> dict:
+def run_case(name: str, device: str) -> dict:
     if "-iteration-" in name:
         method, batch_real = name.split("-iteration-")
-        return _iteration(method, int(batch_real))
+        return _iteration(method, int(batch_real), device)
+    if device != "cpu":
+        raise SystemExit(f"case {name} runs on the CPU only; pass an iteration case with --device {device}")
     return _eval_case(name)
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--case", choices=CASES, action="append", help="run only these cases (repeatable)")
+    p.add_argument("--device", default="cpu", help="cpu (default) or cuda: where the iteration cases run")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
-        print(json.dumps(run_case(args.case[0])))
+        print(json.dumps(run_case(args.case[0], args.device)))
         return
     records = []
-    for name in args.case or CASES:
+    default = CASES if args.device == "cpu" else [c for c in CASES if "-iteration-" in c]
+    for name in args.case or default:
         out = subprocess.run(
-            [sys.executable, __file__, "--child", "--case", name], capture_output=True, text=True, check=True
+            [sys.executable, __file__, "--child", "--case", name, "--device", args.device],
+            capture_output=True,
+            text=True,
+            check=True,
         )
-        record = stamp(json.loads(out.stdout.strip().splitlines()[-1]))
+        record = stamp(json.loads(out.stdout.strip().splitlines()[-1]), args.device)
         print(f"{name:<18} {record['metric']} = {record['value']}  (peak RSS {record['peak_rss_mib']} MiB)", flush=True)
         records.append(record)
     print("saved", save("speed", records))

@@ -125,6 +125,25 @@ def loading_table() -> str:
     return _markdown(header, cells, rows)
 
 
+def scale_table() -> str:
+    rows = sorted(_load("scale"), key=lambda r: (r["metric"] != "seconds_per_iteration", json.dumps(r["budget"])))
+    header = ["set", "processes x threads", "checkpoint every", "measured", "timed", "device", "date"]
+    cells = []
+    for r in rows:
+        b = r["budget"]
+        if r["metric"] == "seconds_per_iteration":
+            value = f"{r['value']:.4f} s per iteration"
+        else:
+            value = f"{100 * r['value']:.3f}% overhead ({r['seconds_per_checkpoint']:.4f} s per checkpoint)"
+        on_cpu = r["device"].startswith("cpu")
+        procs = f"{b['processes']} x {b['threads_per_process']}" if on_cpu else f"{b['processes']} (one GPU each)"
+        cells.append([f"{r['dataset']} {r['method']} ipc {r['ipc']}", procs,
+                      b["checkpoint_every"] or "never", value,
+                      f"batch real {b['batch_real']}, iterations timed {b['iterations_timed']}", r["device"],
+                      r["date"]])  # fmt: skip
+    return _markdown(header, cells, rows)
+
+
 TABLES = {
     "accuracy": accuracy_table,
     "cross-arch": cross_arch_table,
@@ -132,6 +151,7 @@ TABLES = {
     "speed": speed_table,
     "precision": precision_table,
     "loading": loading_table,
+    "scale": scale_table,
 }
 
 
