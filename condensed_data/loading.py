@@ -39,25 +39,38 @@ class EpochSampler(torch.utils.data.Sampler[int]):
     """Indices ``0..n-1`` for one rank: in order or permuted per epoch, split without repeats, resumable.
 
     Rank ``r`` of ``R`` gets positions ``[r * n // R, (r + 1) * n // R)`` of the epoch's order, so the ranks' shares
-    differ by at most one index and together hold every index once.
+    differ by at most one index and together hold every index once. With ``even_shares=True`` the order is first
+    cut to ``R * (n // R)`` indices, so every rank runs the same number of steps (what DDP training needs).
 
     Args:
         n: Number of items of the dataset.
         shuffle: Permute the indices anew each epoch (seeded by ``(seed, epoch)``).
         seed: Base seed.
         rank, world_size: Explicit DDP place; default ``torch.distributed``'s if initialized, else one process.
+        even_shares: Leave out the epoch's last ``n mod R`` indices so that every rank gets ``n // R``.
 
     >>> list(EpochSampler(5, rank=1, world_size=2))
     [2, 3, 4]
+    >>> list(EpochSampler(5, rank=1, world_size=2, even_shares=True))
+    [2, 3]
     """
 
     def __init__(
-        self, n: int, *, shuffle: bool = False, seed: int = 0, rank: int | None = None, world_size: int | None = None
+        self,
+        n: int,
+        *,
+        shuffle: bool = False,
+        seed: int = 0,
+        rank: int | None = None,
+        world_size: int | None = None,
+        even_shares: bool = False,
     ) -> None:
         self.n = int(n)
         self.shuffle = bool(shuffle)
         self.seed = int(seed)
         self.rank, self.world_size = distributed_context(rank, world_size)
+        self.even_shares = bool(even_shares)
+        self._used = self.n - self.n % self.world_size if self.even_shares else self.n  # indices handed out per epoch
         self.epoch = 0
         self.yielded = 0
         self._resume: int | None = None
@@ -68,7 +81,8 @@ class EpochSampler(torch.utils.data.Sampler[int]):
 
     def _share(self) -> torch.Tensor:
         order = epoch_order(self.n, shuffle=self.shuffle, seed=self.seed, epoch=self.epoch, key="indices")
-        return order[self.rank * self.n // self.world_size : (self.rank + 1) * self.n // self.world_size]
+        used, r, world = self._used, self.rank, self.world_size
+        return order[r * used // world : (r + 1) * used // world]
 
     def __iter__(self) -> Iterator[int]:
         skip, self._resume = self._resume or 0, None
@@ -78,7 +92,7 @@ class EpochSampler(torch.utils.data.Sampler[int]):
             yield index
 
     def __len__(self) -> int:
-        return (self.rank + 1) * self.n // self.world_size - self.rank * self.n // self.world_size
+        return (self.rank + 1) * self._used // self.world_size - self.rank * self._used // self.world_size
 
     def state_dict(self) -> dict[str, int]:
         """Epoch and indices handed out so far in it."""
@@ -122,6 +136,7 @@ def stateful_loader(
     rank: int | None = None,
     world_size: int | None = None,
     drop_last: bool = False,
+    even_shares: bool | None = None,
     **kwargs: Any,
 ) -> Any:
     """A torchdata ``StatefulDataLoader`` over ``dataset`` whose ``state_dict()`` resumes mid-epoch exactly.
@@ -136,6 +151,8 @@ def stateful_loader(
         rank, world_size: Map-style: the DDP place (default ``torch.distributed``'s if initialized). Iterable:
             pass them to the dataset instead.
         drop_last: Drop a last incomplete batch (per worker, for an iterable dataset).
+        even_shares: Map-style: every rank gets ``len(dataset) // world_size`` items per epoch, so DDP ranks run
+            the same number of steps (default False: every item once). Iterable: the dataset's own option.
         **kwargs: Passed on to ``StatefulDataLoader`` (``collate_fn``, ``pin_memory``, ``prefetch_factor``, ...).
 
     Returns:
@@ -153,7 +170,7 @@ def stateful_loader(
     loader_class = _loader_class()
     common = dict(batch_size=batch_size, num_workers=num_workers, drop_last=drop_last, **kwargs)
     if isinstance(dataset, torch.utils.data.IterableDataset):
-        given = {"shuffle": shuffle, "seed": seed, "rank": rank, "world_size": world_size}
+        given = {"shuffle": shuffle, "seed": seed, "rank": rank, "world_size": world_size, "even_shares": even_shares}
         for name, value in given.items():
             if value is not None and value != getattr(dataset, name, None):
                 raise ValueError(
@@ -168,5 +185,6 @@ def stateful_loader(
         seed=0 if seed is None else seed,
         rank=rank,
         world_size=world_size,
+        even_shares=bool(even_shares),
     )
     return loader_class(dataset, sampler=sampler, **common)

@@ -4,7 +4,10 @@ Every epoch has one global order of the set's samples: the shards in order (or a
 shard's samples in order (or a seeded permutation). The ``R x W`` consumers (``R`` ranks, ``W`` DataLoader workers
 per rank) each take one contiguous slice of that order (consumer ``rank * W + worker``), so within an epoch no sample
 is read twice and none is missed, whatever ``R`` and ``W``; a consumer opens only the shards its slice touches. The
-ranks' shares differ by at most one sample and do not depend on ``W``. Orders come from seeds derived from
+ranks' shares differ by at most one sample and do not depend on ``W``. DDP training needs every rank to run the same
+number of steps (a rank with one more batch waits forever in its last all-reduce): pass ``even_shares=True`` and the
+epoch's last ``N mod R`` samples are left out (other ones each epoch when shuffled), so every rank gets ``N // R``
+samples split alike over its workers, hence the same number of batches. Orders come from seeds derived from
 ``(seed, epoch)`` (:mod:`condensed_data.seeding`), so every rank and worker agrees on them without communicating.
 
 Call ``set_epoch(e)`` before each epoch, as with ``DistributedSampler`` (the order of epoch ``e`` is the same in every
@@ -83,6 +86,8 @@ class CondensedIterableDataset(torch.utils.data.IterableDataset):
         transform: Applied to each image tensor.
         target_transform: Applied to each label.
         verify: Check every file's size and sha256 against the manifest first (default).
+        even_shares: Give every rank exactly ``N // R`` samples per epoch (for DDP training; see the module
+            docstring). Default False: every sample once, ranks' shares differing by at most one.
 
     Raises:
         ArtifactError: The folder is not a sharded artifact (the message says how to make one), or a shard is bad.
@@ -103,6 +108,7 @@ class CondensedIterableDataset(torch.utils.data.IterableDataset):
         transform: Callable[[torch.Tensor], Any] | None = None,
         target_transform: Callable[[Any], Any] | None = None,
         verify: bool = True,
+        even_shares: bool = False,
     ) -> None:
         self.folder = Path(folder)
         self.manifest: Manifest = read_artifact(self.folder, verify=verify)
@@ -120,6 +126,7 @@ class CondensedIterableDataset(torch.utils.data.IterableDataset):
         self.rank, self.world_size = rank, world_size
         self.transform = transform
         self.target_transform = target_transform
+        self.even_shares = bool(even_shares)
         self.epoch = 0
         self._yielded = 0  # samples the current (or last) iteration of this copy has yielded
         self._resume: int | None = None  # set by load_state_dict; consumed by the next __iter__
@@ -142,7 +149,7 @@ class CondensedIterableDataset(torch.utils.data.IterableDataset):
         A Hub set is downloaded through huggingface_hub's cache (:func:`condensed_data.hub.download`): the manifest
         first, then, from the same commit, the shards it lists; pin ``revision`` to a commit sha for
         reproducibility. ``kwargs`` go to the constructor (``shuffle``, ``seed``, ``rank``, ``world_size``,
-        ``transform``, ``target_transform``, ``verify``).
+        ``transform``, ``target_transform``, ``verify``, ``even_shares``).
 
         >>> ds = CondensedIterableDataset.from_pretrained("org/fmnist-wds", revision="v1.0", shuffle=True)  # doctest: +SKIP
         """
@@ -174,16 +181,25 @@ class CondensedIterableDataset(torch.utils.data.IterableDataset):
         self._resume = int(state["yielded"])
 
     # -- iteration ----------------------------------------------------------------------------------------------
-    def _consumer(self) -> tuple[int, int]:
-        """``(index, count)`` of this reader among all ranks x workers."""
+    def _consumer(self) -> tuple[int, int, int]:
+        """``(index, count)`` of this reader among all ranks x workers, and the samples all ranks read per epoch."""
         rank, world_size = distributed_context(self.rank, self.world_size)
         info = torch.utils.data.get_worker_info()
         worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
-        return rank * workers + worker, world_size * workers
+        return rank * workers + worker, world_size * workers, self._epoch_samples(world_size)
 
-    def plan(self, consumer: int, consumers: int, epoch: int) -> list[tuple[int, torch.Tensor]]:
-        """What one consumer reads in ``epoch``: ``(shard number, positions in that shard)``, in order."""
+    def _epoch_samples(self, world_size: int) -> int:
         total = self.index.samples
+        return total - total % world_size if self.even_shares else total
+
+    def plan(
+        self, consumer: int, consumers: int, epoch: int, total: int | None = None
+    ) -> list[tuple[int, torch.Tensor]]:
+        """What one consumer reads in ``epoch``: ``(shard number, positions in that shard)``, in order.
+
+        ``total``: how many samples of the epoch's order all consumers read together (default all of them).
+        """
+        total = self.index.samples if total is None else total
         start, stop = consumer * total // consumers, (consumer + 1) * total // consumers
         plan, offset = [], 0
         for number in epoch_order(
@@ -213,8 +229,8 @@ class CondensedIterableDataset(torch.utils.data.IterableDataset):
     def __iter__(self) -> Iterator[tuple[Any, Any]]:
         skip, self._resume = self._resume or 0, None
         self._yielded = skip
-        consumer, consumers = self._consumer()
-        for number, positions in self.plan(consumer, consumers, self.epoch):
+        consumer, consumers, total = self._consumer()
+        for number, positions in self.plan(consumer, consumers, self.epoch, total):
             if skip >= len(positions):  # resumed past this shard: do not even open it
                 skip -= len(positions)
                 continue
@@ -231,7 +247,7 @@ class CondensedIterableDataset(torch.utils.data.IterableDataset):
 
     def __len__(self) -> int:
         rank, world_size = distributed_context(self.rank, self.world_size)
-        total = self.index.samples
+        total = self._epoch_samples(world_size)
         return (rank + 1) * total // world_size - rank * total // world_size
 
     def __getstate__(self) -> dict[str, Any]:

@@ -195,6 +195,31 @@ def test_ranks_and_workers_together_read_each_sample_once(sets, workers):
         assert sorted(seen) == list(range(total)), (world, workers)
 
 
+@pytest.mark.parametrize("workers", [0, 2])
+def test_even_shares_give_every_rank_the_same_batches_for_ddp(sets, workers):
+    total = CLASSES * IPC  # 27: 2 and 4 ranks do not divide it
+    for world in (2, 4):
+        seen, batches = [], set()
+        for rank in range(world):
+            ds = CondensedIterableDataset(sets.npy, shuffle=True, seed=1, rank=rank, world_size=world, even_shares=True)
+            ds.set_epoch(3)
+            loader = torch.utils.data.DataLoader(ds, batch_size=2, num_workers=workers)
+            got = [keys_of(zip(images, labels, strict=True)) for images, labels in loader]
+            batches.add(len(got))
+            assert len(ds) == total // world == sum(map(len, got))
+            seen += sum(got, [])
+        assert len(batches) == 1, (world, workers, batches)  # every rank runs the same number of steps
+        assert len(set(seen)) == len(seen) == total - total % world
+
+
+def test_epoch_sampler_even_shares():
+    shares = [list(EpochSampler(10, shuffle=True, seed=2, rank=r, world_size=3, even_shares=True)) for r in range(3)]
+    flat = sum(shares, [])
+    assert [len(s) for s in shares] == [3, 3, 3] and len(set(flat)) == 9
+    loader = stateful_loader(list(range(10)), batch_size=2, rank=2, world_size=3, even_shares=True)
+    assert len(list(loader)) == 2
+
+
 def test_epochs_reshuffle_deterministically_and_transforms_apply(sets):
     def order(epoch, seed=0):
         ds = CondensedIterableDataset(sets.npy, shuffle=True, seed=seed, target_transform=lambda y: y + 100)
