@@ -34,6 +34,13 @@ class CondensedDataset(torch.utils.data.Dataset):
         transform: Applied to each image tensor (e.g. ``torchvision.transforms.Normalize(*ds.recipe...)``).
         target_transform: Applied to each label.
         verify: Check every file's size and sha256 against the manifest before loading (default).
+        mode: For a generator-backed set (kind ``generator``): ``"fixed"`` (default) is exactly the condensed set,
+            deterministic; ``"fresh"`` draws new samples each epoch (see :meth:`set_epoch`). Other kinds: fixed.
+        samples_per_class: Fresh mode: items per class (may exceed the stored images per class).
+        seed: Fresh mode: base seed (default: the manifest's); item ``i`` of epoch ``e`` derives from
+            ``(seed, e, i)``.
+        noise: Fresh mode: scale of the noise added to a stored code (see
+            :mod:`condensed_data.sources.generator`).
 
     The object is picklable and holds only CPU tensors, so it works with ``DataLoader(num_workers>0)`` and
     ``DistributedSampler``.
@@ -54,10 +61,16 @@ class CondensedDataset(torch.utils.data.Dataset):
         transform: Callable[[torch.Tensor], Any] | None = None,
         target_transform: Callable[[Any], Any] | None = None,
         verify: bool = True,
+        mode: str = "fixed",
+        samples_per_class: int | None = None,
+        seed: int | None = None,
+        noise: float | None = None,
     ) -> None:
         self.folder = Path(folder)
         self.manifest: Manifest = read_artifact(self.folder, verify=verify)
-        self.source: Source = open_source(self.folder, self.manifest)
+        self.source: Source = open_source(
+            self.folder, self.manifest, mode=mode, samples_per_class=samples_per_class, seed=seed, noise=noise
+        )
         self.transform = transform
         self.target_transform = target_transform
 
@@ -75,6 +88,7 @@ class CondensedDataset(torch.utils.data.Dataset):
         target_transform: Callable[[Any], Any] | None = None,
         verify: bool = True,
         endpoint: str | None = None,
+        **options: Any,
     ) -> CondensedDataset:
         """Load from a local folder or a Hugging Face Hub dataset repository.
 
@@ -95,6 +109,7 @@ class CondensedDataset(torch.utils.data.Dataset):
             target_transform: Applied to each label.
             verify: Check sizes and sha256 of every file (default).
             endpoint: Hub-compatible server (default ``HF_ENDPOINT``, else huggingface.co).
+            **options: ``mode``, ``samples_per_class``, ``seed``, ``noise`` of a generator-backed set (see the class).
 
         Raises:
             condensed_data.hub.HubError: A subclass naming the problem (repository or revision not found, gated or
@@ -113,7 +128,7 @@ class CondensedDataset(torch.utils.data.Dataset):
             force_download=force_download,
             endpoint=endpoint,
         )
-        return cls(folder, transform=transform, target_transform=target_transform, verify=verify)
+        return cls(folder, transform=transform, target_transform=target_transform, verify=verify, **options)
 
     def push_to_hub(
         self,
@@ -155,6 +170,30 @@ class CondensedDataset(torch.utils.data.Dataset):
         if self.target_transform is not None:
             label = self.target_transform(label)
         return image, label
+
+    def __getitems__(self, indices: list[int]) -> list[tuple[Any, Any]]:
+        """A batch of items at once: DataLoader fetches batches this way, so a generator runs once per batch."""
+        for index in indices:
+            if not -len(self) <= index < len(self):
+                raise IndexError(f"index {index} is out of range for a dataset of {len(self)} items")
+        items = self.source.items(indices)
+        if self.transform is None and self.target_transform is None:
+            return items
+        return [
+            (
+                image if self.transform is None else self.transform(image),
+                label if self.target_transform is None else self.target_transform(label),
+            )
+            for image, label in items
+        ]
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select epoch ``epoch`` (fresh mode of a generator-backed set draws new items per epoch; others: no-op).
+
+        Call it before iterating an epoch, as with ``DistributedSampler.set_epoch``; DataLoader workers copy the
+        dataset when an epoch's iterator is created (``persistent_workers=True`` keeps the first copy).
+        """
+        self.source.set_epoch(epoch)
 
     @property
     def classes(self) -> list[str]:

@@ -1,6 +1,8 @@
-"""Export an artifact to another storage: webdataset shards (``condensed-data export PATH --to webdataset``).
+"""Export an artifact to another storage: webdataset shards (``condensed-data export PATH --to webdataset``), or
+plain stored tensors (``--to tensors``: e.g. a generator-backed set materialized once).
 
 >>> export_webdataset("out/fmnist-dm-ipc10", "out/fmnist-dm-ipc10-webdataset", shard_size=1000)  # doctest: +SKIP
+>>> export_tensors("out/fmnist-dcgm-ipc10", "out/fmnist-dcgm-ipc10-tensors")  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -9,13 +11,16 @@ import logging
 import os
 from pathlib import Path
 
+import torch
+
 from condensed_data.artifact import save_artifact
 from condensed_data.card import render_card
 from condensed_data.dataset import CondensedDataset
 from condensed_data.manifest import Manifest
 from condensed_data.shards import IMAGE_FORMATS, write_shards
+from condensed_data.sources.tensors import save_tensors
 
-__all__ = ["export_webdataset"]
+__all__ = ["export_webdataset", "export_tensors"]
 
 logger = logging.getLogger(__name__)
 
@@ -87,4 +92,47 @@ def export_webdataset(
 
     final = save_artifact(output, manifest, write, overwrite=overwrite, card=render_card)
     logger.info("exported %s to %s (%d shards)", ds.folder, output, len(final.files) - 1)
+    return final
+
+
+def export_tensors(
+    source: str | os.PathLike | CondensedDataset, output: str | os.PathLike, *, overwrite: bool = False
+) -> Manifest:
+    """Write a condensed set as an artifact of kind ``tensors`` (``images.safetensors`` + manifest).
+
+    For a generator-backed set this materializes the condensed set (``mode="fixed"``: one image per stored code)
+    once, so it loads without running the generator. Method, recipe and evaluation results are carried over: they
+    describe the same images.
+
+    Args:
+        source: An artifact folder, a Hub id or a loaded set (a fresh-mode set exports its current epoch).
+        output: The new artifact folder.
+        overwrite: Replace an existing ``output`` folder.
+
+    Raises:
+        FileExistsError: ``output`` exists and ``overwrite`` is false.
+
+    >>> export_tensors("out/fmnist-dcgm-ipc10", "out/fmnist-dcgm-ipc10-tensors").kind  # doctest: +SKIP
+    'tensors'
+    """
+    output = Path(output)
+    if output.exists() and not overwrite:
+        raise FileExistsError(
+            f"{output} already exists; choose another output folder or pass overwrite=True (CLI: --overwrite)"
+        )
+    ds = source if isinstance(source, CondensedDataset) else CondensedDataset.from_pretrained(source)
+    images, labels = ds.tensors()
+    manifest = ds.manifest.replace(kind="tensors", files={})
+    counts = set(torch.bincount(labels if labels.dim() == 1 else labels.argmax(1), minlength=len(ds.classes)).tolist())
+    if len(counts) == 1:  # a fresh-mode set may hold another number per class than was condensed
+        manifest = manifest.replace(images_per_class=counts.pop())
+
+    def write(folder: Path) -> None:
+        save_tensors(folder, images, labels)
+        preview = Path(ds.folder) / "preview.png"
+        if preview.is_file():
+            (folder / "preview.png").write_bytes(preview.read_bytes())
+
+    final = save_artifact(output, manifest, write, overwrite=overwrite, card=render_card)
+    logger.info("exported %s to %s (%d images)", ds.folder, output, images.shape[0])
     return final

@@ -48,6 +48,8 @@ __all__ = [
     "mean_embedding_loss",
     "attention_maps",
     "mmd2",
+    "intra_class_loss",
+    "inter_class_loss",
 ]
 
 
@@ -251,3 +253,45 @@ def make_objective(name: str, options: dict[str, Any] | None = None) -> Objectiv
         listed = ", ".join(sorted(known)) or "none"
         raise ValueError(f"unknown option(s) {unknown} for objective {cls.name!r}; its options: {listed}")
     return cls(**options)
+
+
+def intra_class_loss(embeddings: torch.Tensor) -> torch.Tensor:
+    """Diversity regularizer (our formulation of DCGM's intra-class loss): summed over classes, the mean cosine
+    similarity of the distinct pairs of a class's embeddings ``(K, M, D)``. Minimizing it pushes each sample away from
+    the others of its class. Zero when a class has a single sample (``M == 1``).
+
+    >>> h = torch.tensor([[[1.0, 0.0], [0.0, 1.0]], [[1.0, 0.0], [2.0, 0.0]]])  # cos 0 in class 0, 1 in class 1
+    >>> float(intra_class_loss(h))
+    1.0
+    """
+    if embeddings.dim() != 3:
+        raise ValueError(f"expected per-class embeddings (K, M, D), got {list(embeddings.shape)}")
+    k, m = embeddings.shape[:2]
+    if m < 2:
+        return embeddings.sum() * 0.0
+    h = nn.functional.normalize(embeddings.float().flatten(2), dim=-1)
+    sim = h @ h.transpose(1, 2)
+    off_diagonal = sim.sum(dim=(1, 2)) - sim.diagonal(dim1=1, dim2=2).sum(dim=1)
+    return (off_diagonal / (m * (m - 1))).sum()
+
+
+def inter_class_loss(embeddings: torch.Tensor, *, eps: float = 1e-12) -> torch.Tensor:
+    """Discriminability regularizer (our formulation of DCGM's inter-class loss): minus the sum over classes of the
+    mean Euclidean distance from the class's centre to the other classes' centres, where a centre is the mean of the
+    class's L2-normalized embeddings ``(K, M, D)`` (so distances lie in [0, 2] whatever the network's scale).
+    Minimizing it widens the gaps between class centres. Zero for a single class.
+
+    >>> h = torch.tensor([[[1.0, 0.0], [0.0, 1.0]], [[1.0, 0.0], [1.0, 0.0]]])  # centres (.5, .5) and (1, 0)
+    >>> round(float(inter_class_loss(h)), 4)  # -(0.7071 + 0.7071)
+    -1.4142
+    """
+    if embeddings.dim() != 3:
+        raise ValueError(f"expected per-class embeddings (K, M, D), got {list(embeddings.shape)}")
+    k = embeddings.shape[0]
+    if k < 2:
+        return embeddings.sum() * 0.0
+    centres = nn.functional.normalize(embeddings.float().flatten(2), dim=-1).mean(dim=1)
+    sq = centres.pow(2).sum(-1)
+    d2 = (sq.unsqueeze(1) + sq.unsqueeze(0) - 2 * centres @ centres.T).clamp_min(0)
+    off = ~torch.eye(k, dtype=torch.bool, device=embeddings.device)
+    return -(d2[off] + eps).sqrt().sum() / (k - 1)

@@ -17,6 +17,7 @@ LOADING_SIDE = [
     "condensed_data.sources",
     "condensed_data.hub",
     "condensed_data.card",
+    "condensed_data.generative",
 ]
 TRAINING_SIDE = (
     "condensed_data.condense",

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 
@@ -16,7 +18,12 @@ class Source(ABC):
     """Materializes ``(image, label)`` items of one artifact.
 
     Subclasses must be picklable and cheap to pickle (DataLoader workers receive a copy).
+
+    Attributes:
+        OPTIONS: Names of the keyword options the Source accepts (``CondensedDataset(mode=..., ...)``).
     """
+
+    OPTIONS: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, folder: Path, manifest: Manifest) -> None:
         self.folder = Path(folder)
@@ -34,6 +41,14 @@ class Source(ABC):
     @abstractmethod
     def targets(self) -> list[int]:
         """The hard label of every item (for soft labels: the arg-max class)."""
+
+    def items(self, indices: Sequence[int]) -> list[tuple[torch.Tensor, int | torch.Tensor]]:
+        """Several items at once (a DataLoader fetches a batch this way); subclasses may batch the work."""
+        return [self[i] for i in indices]
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the epoch of sources whose items change per epoch (default: nothing changes)."""
+        del epoch  # stored sets hold the same items in every epoch
 
     def tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
         """All images ``(N, C, H, W)`` and labels (``(N,)`` or ``(N, K)``); subclasses may do this faster."""
