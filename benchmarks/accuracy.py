@@ -9,6 +9,7 @@ Records go to benchmarks/results/accuracy.json; the artifact to out/bench/.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -36,7 +37,23 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
     p.add_argument("--no-baseline", action="store_true", help="skip random-real (it depends only on ipc and eval)")
+    p.add_argument(
+        "--set",
+        dest="options",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="method option (JSON value), e.g. --set prior=out/priors/fashion-mnist-gan --set lambda_intra=0",
+    )
+    p.add_argument("--label", default=None, help="the records' method name (default --method), e.g. dcgm-no-intra")
     args = p.parse_args()
+    options = {"batch_real": args.batch_real}
+    for pair in args.options:
+        key, _, raw = pair.partition("=")
+        try:
+            options[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            options[key] = raw
     tune_cpu_allocator()
     eval_cfg = EvalConfig(
         arch=args.arch, epochs=args.eval_epochs, models=args.eval_models, precision=args.eval_precision
@@ -47,17 +64,20 @@ def main() -> None:
         ipc=args.ipc,
         iterations=args.iterations,
         seed=args.seed,
-        options={"batch_real": args.batch_real},
+        options=options,
         eval=eval_cfg,
         device=args.device,
         checkpoint_every=0,
         baseline=not args.no_baseline,
     )
-    out = Path("out/bench") / f"{args.dataset}-{args.method}-ipc{args.ipc}"
+    label = args.label or args.method
+    out = Path("out/bench") / f"{args.dataset}-{label}-ipc{args.ipc}"
     start = time.perf_counter()
     result = condense(cfg, out, overwrite=True, progress=True)
     seconds = time.perf_counter() - start
     budget = {"iterations": args.iterations, "batch_real": args.batch_real, "eval_epochs": args.eval_epochs}
+    if args.options:
+        budget["options"] = sorted(args.options)
     records = []
     for e in result.evaluations + result.baseline:
         records.append(
@@ -65,7 +85,7 @@ def main() -> None:
                 {
                     "benchmark": "accuracy",
                     "dataset": args.dataset,
-                    "method": args.method if e.subject == "condensed" else "random-real",
+                    "method": label if e.subject == "condensed" else "random-real",
                     "ipc": args.ipc,
                     "arch": e.arch,
                     "accuracy_mean": round(e.accuracy_mean, 4),

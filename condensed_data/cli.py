@@ -193,8 +193,13 @@ def build_parser() -> argparse.ArgumentParser:
         "CondensedIterableDataset, or read it with plain webdataset.",
     )
     p.add_argument("path", help="artifact folder or Hub id")
-    p.add_argument("--to", required=True, choices=["webdataset"], help="target storage")
-    p.add_argument("--shard-size", type=int, required=True, help="samples per shard")
+    p.add_argument(
+        "--to",
+        required=True,
+        choices=["webdataset", "tensors"],
+        help="target storage (tensors: images.safetensors, e.g. a generator-backed set materialized once)",
+    )
+    p.add_argument("--shard-size", type=int, default=None, help="samples per shard (webdataset; required there)")
     p.add_argument(
         "--format",
         default="npy",
@@ -202,6 +207,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="image encoding: npy (float32, exact; default) or png (8-bit, quantized to 1/255 of the pixel range)",
     )
     p.add_argument("--output", "-o", default=None, help="new artifact folder (default PATH-webdataset)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+
+    p = sub.add_parser(
+        "prior",
+        help="train a generative prior (a class-conditional generator) on a real dataset",
+        description="Train a small class-conditional GAN on the real data and save it as config.json + "
+        "model.safetensors; condense from it with --method dcgm --set prior=FOLDER.",
+    )
+    p.add_argument("--kind", default="gan", choices=["gan", "ldm"], help="gan (default); ldm is not available yet")
+    p.add_argument("--dataset", default="fashion-mnist", help="real dataset (as for condense)")
+    p.add_argument("--output", "-o", default=None, help="folder to write (default out/priors/DATASET-KIND)")
+    p.add_argument("--iterations", type=int, default=None, help="generator steps (default 4000)")
+    p.add_argument("--batch-size", type=int, default=64, help="images per step (default 64)")
+    p.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, ... (default cpu)")
+    p.add_argument("--data-root", default=None, help="folder holding the real dataset's files")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
 
     sub.add_parser(
@@ -403,18 +424,44 @@ def _cmd_show(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from condensed_data.export import export_webdataset
+    from condensed_data.export import export_tensors, export_webdataset
     from condensed_data.hub import is_hub_id
 
     local = not args.path.startswith("hf-hub:") and (Path(args.path).exists() or not is_hub_id(args.path))
     name = args.path.removeprefix("local-dir:").removeprefix("hf-hub:").rstrip("/")
-    default = f"{name}-webdataset" if local else f"out/{name.rsplit('/', 1)[-1]}-webdataset"
+    default = f"{name}-{args.to}" if local else f"out/{name.rsplit('/', 1)[-1]}-{args.to}"
     output = args.output or default
+    if args.to == "tensors":
+        m = export_tensors(args.path, output, overwrite=args.overwrite)
+        print(f"wrote {output} ({m.num_classes * m.images_per_class} images, kind tensors)")
+        return 0
+    if args.shard_size is None:
+        raise ValueError("--to webdataset needs --shard-size N (samples per shard)")
     m = export_webdataset(
         args.path, output, shard_size=args.shard_size, image_format=args.format, overwrite=args.overwrite
     )
     shards = sorted(f for f in m.files if f.endswith(".tar"))
     print(f"wrote {output} ({len(shards)} shards of up to {args.shard_size} samples, {args.format} images)")
+    return 0
+
+
+def _cmd_prior(args: argparse.Namespace) -> int:
+    if args.kind != "gan":
+        raise ValueError(
+            f"--kind {args.kind} is not available yet (latent-diffusion priors come with LD3M); use --kind gan"
+        )
+    from condensed_data.data import load_dataset
+    from condensed_data.prior import PriorConfig, train_gan_prior
+
+    options = {"batch_size": args.batch_size}
+    if args.iterations is not None:
+        options["iterations"] = args.iterations
+    output = args.output or f"out/priors/{_slug(args.dataset)}-{args.kind}"
+    real = load_dataset(args.dataset, "train", root=args.data_root)
+    folder = train_gan_prior(
+        real, output, config=PriorConfig(**options), seed=args.seed, device=args.device, overwrite=args.overwrite
+    )
+    print(f"wrote {folder}; condense from it with: condensed-data condense --method dcgm --set prior={folder}")
     return 0
 
 
@@ -440,6 +487,7 @@ _COMMANDS = {
     "push": _cmd_push,
     "pull": _cmd_pull,
     "export": _cmd_export,
+    "prior": _cmd_prior,
     "methods": _cmd_methods,
 }
 
