@@ -37,7 +37,14 @@ from condensed_data.objectives import Objective, make_objective
 from condensed_data.seeding import make_generator
 from condensed_data.sources.tensors import save_tensors
 
-__all__ = ["MethodConfig", "Method", "PixelSet", "FeatureMatchingConfig", "FeatureMatchingMethod"]
+__all__ = [
+    "MethodConfig",
+    "Method",
+    "PixelSet",
+    "FeatureMatchingConfig",
+    "RandomNetworkMethod",
+    "FeatureMatchingMethod",
+]
 
 
 @dataclass
@@ -269,67 +276,25 @@ class FeatureMatchingConfig(MethodConfig):
         make_objective(self.objective, self.objective_options)  # named errors now, not at the first iteration
 
 
-class FeatureMatchingMethod(Method):
-    """Pixels optimized so that random networks see the same class statistics in real and synthetic batches.
+class RandomNetworkMethod(Method):
+    """A method that compares real and synthetic batches under randomly initialized, frozen networks.
 
-    Every iteration takes a randomly initialized network (frozen; a fresh one every ``iters_per_net``
-    iterations), a real batch of ``batch_real`` images per class, and one DSA draw per class applied to that
-    class's real *and* synthetic images (Siamese). All classes go through the network in one forward pass for real
-    images (in chunks, without gradients) and one for synthetic images; the objective (:meth:`build_objective`,
-    by default the one the config names) turns the per-class features into the loss.
+    It provides what DM-style methods share whatever they optimize: the random network of each iteration (a fresh
+    one every ``iters_per_net`` iterations, rebuilt from its seed after a resume), one Siamese DSA draw per class
+    (:meth:`augment_pair`) and the per-class features of both batches (:meth:`features`). Subclasses set
+    ``self.dsa``, ``self.batch_real``, ``self._real_groups`` and ``self._syn_groups`` (the class of every real and
+    synthetic image) and ``self.objective``; their config has ``net`` and ``iters_per_net``.
     """
 
-    config_class: ClassVar[type[MethodConfig]] = FeatureMatchingConfig
-    sharding: ClassVar[str] = "classes"
     REAL_CHUNK: ClassVar[int] = 512
+    objective: Objective
+    dsa: DSA | None
+    batch_real: int
 
-    def __init__(
-        self,
-        real: RealDataset,
-        *,
-        ipc: int,
-        config: MethodConfig | None = None,
-        device: torch.device | str = "cpu",
-        generator: torch.Generator,
-    ) -> None:
-        super().__init__(real, ipc=ipc, config=config, device=device, generator=generator)
-        cfg = self.config
-        self.objective = self.build_objective()
-        self.pixels = PixelSet(real, ipc=ipc, init=cfg.init, device=self.device, generator=generator)
-        self.dsa = None if cfg.dsa_strategy == "none" else DSA(cfg.dsa_strategy)
-        self.batch_real = min(cfg.batch_real, min(real.class_counts()))
-        k = real.num_classes
-        self._real_groups = torch.arange(k, device=self.device).repeat_interleave(self.batch_real)
-        self._syn_groups = self.pixels.labels
-        self._rows: slice | None = None  # this process's rows of the images when sharded by classes
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self._net: torch.nn.Module | None = None
         self._net_seed: int | None = None
-
-    def shard(self, index: int, count: int) -> None:
-        super().shard(index, count)
-        net = self.random_network(make_generator(0))
-        if any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in net.modules()):
-            raise ValueError(
-                f"net={self.config.net!r} uses batch statistics, which mix the classes of a batch, so its loss cannot "
-                "be split by classes over processes; use an instance-norm network (the default convnet) or one process"
-            )
-        own = self.shard_classes
-        self._rows = slice(own.start * self.ipc, own.stop * self.ipc)
-        self._real_groups = torch.arange(own.start, own.stop, device=self.device).repeat_interleave(self.batch_real)
-        self._syn_groups = self.pixels.labels[self._rows]
-
-    def build_objective(self) -> Objective:
-        """The objective this method optimizes; override to plug in one of your own."""
-        return make_objective(self.config.objective, self.config.objective_options)
-
-    def parameters(self) -> list[torch.Tensor]:
-        return [self.pixels.images]
-
-    def make_optimizer(self) -> torch.optim.Optimizer:
-        return torch.optim.SGD(self.parameters(), lr=self.config.lr_img, momentum=self.config.momentum)
-
-    def synthetic(self) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.pixels.pixels(), self.pixels.labels.cpu()
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         state = super().state_dict()
@@ -383,6 +348,82 @@ class FeatureMatchingMethod(Method):
         draw = self.dsa.draw(self.real.num_classes, image_size=tuple(real.shape[-2:]), generator=generator)
         return self.dsa.apply(real, draw, group=self._real_groups), self.dsa.apply(syn, draw, group=self._syn_groups)
 
+    def features(
+        self, net: torch.nn.Module, real: torch.Tensor, syn: torch.Tensor
+    ) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
+        """The objective's per-class features ``(K, B, ...)`` of class-major ``real`` (no gradient) and ``syn``.
+
+        ``syn`` holds ``ipc`` images of each of its ``K`` classes; ``real`` the same classes, equally many each.
+        """
+        k = syn.shape[0] // self.ipc
+        features = self.objective.features
+        with torch.no_grad():
+            # Chunks keep activation buffers small: one 2560-image forward pass is memory-bound on CPUs.
+            chunks = [features(net, chunk) for chunk in real.split(self.REAL_CHUNK)]
+            feat_real = tuple(torch.cat(parts).unflatten(0, (k, -1)) for parts in zip(*chunks, strict=True))
+        feat_syn = tuple(f.unflatten(0, (k, -1)) for f in features(net, syn))
+        return feat_real, feat_syn
+
+
+class FeatureMatchingMethod(RandomNetworkMethod):
+    """Pixels optimized so that random networks see the same class statistics in real and synthetic batches.
+
+    Every iteration takes a randomly initialized network (frozen; a fresh one every ``iters_per_net``
+    iterations), a real batch of ``batch_real`` images per class, and one DSA draw per class applied to that
+    class's real *and* synthetic images (Siamese). All classes go through the network in one forward pass for real
+    images (in chunks, without gradients) and one for synthetic images; the objective (:meth:`build_objective`,
+    by default the one the config names) turns the per-class features into the loss.
+    """
+
+    config_class: ClassVar[type[MethodConfig]] = FeatureMatchingConfig
+    sharding: ClassVar[str] = "classes"
+
+    def __init__(
+        self,
+        real: RealDataset,
+        *,
+        ipc: int,
+        config: MethodConfig | None = None,
+        device: torch.device | str = "cpu",
+        generator: torch.Generator,
+    ) -> None:
+        super().__init__(real, ipc=ipc, config=config, device=device, generator=generator)
+        cfg = self.config
+        self.objective = self.build_objective()
+        self.pixels = PixelSet(real, ipc=ipc, init=cfg.init, device=self.device, generator=generator)
+        self.dsa = None if cfg.dsa_strategy == "none" else DSA(cfg.dsa_strategy)
+        self.batch_real = min(cfg.batch_real, min(real.class_counts()))
+        k = real.num_classes
+        self._real_groups = torch.arange(k, device=self.device).repeat_interleave(self.batch_real)
+        self._syn_groups = self.pixels.labels
+        self._rows: slice | None = None  # this process's rows of the images when sharded by classes
+
+    def shard(self, index: int, count: int) -> None:
+        super().shard(index, count)
+        net = self.random_network(make_generator(0))
+        if any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in net.modules()):
+            raise ValueError(
+                f"net={self.config.net!r} uses batch statistics, which mix the classes of a batch, so its loss cannot "
+                "be split by classes over processes; use an instance-norm network (the default convnet) or one process"
+            )
+        own = self.shard_classes
+        self._rows = slice(own.start * self.ipc, own.stop * self.ipc)
+        self._real_groups = torch.arange(own.start, own.stop, device=self.device).repeat_interleave(self.batch_real)
+        self._syn_groups = self.pixels.labels[self._rows]
+
+    def build_objective(self) -> Objective:
+        """The objective this method optimizes; override to plug in one of your own."""
+        return make_objective(self.config.objective, self.config.objective_options)
+
+    def parameters(self) -> list[torch.Tensor]:
+        return [self.pixels.images]
+
+    def make_optimizer(self) -> torch.optim.Optimizer:
+        return torch.optim.SGD(self.parameters(), lr=self.config.lr_img, momentum=self.config.momentum)
+
+    def synthetic(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.pixels.pixels(), self.pixels.labels.cpu()
+
     def loss(self, *, iteration: int, generator: torch.Generator) -> torch.Tensor:
         net = self.network(iteration, generator)
         keep = None if self._rows is None else self.shard_classes
@@ -394,11 +435,4 @@ class FeatureMatchingMethod(Method):
 
     def match(self, net: torch.nn.Module, real: torch.Tensor, syn: torch.Tensor) -> torch.Tensor:
         """The objective's loss for class-major batches ``real`` (``batch_real`` per class) and ``syn``."""
-        k = real.shape[0] // self.batch_real
-        features = self.objective.features
-        with torch.no_grad():
-            # Chunks keep activation buffers small: one 2560-image forward pass is memory-bound on CPUs.
-            chunks = [features(net, chunk) for chunk in real.split(self.REAL_CHUNK)]
-            feat_real = tuple(torch.cat(parts).unflatten(0, (k, -1)) for parts in zip(*chunks, strict=True))
-        feat_syn = tuple(f.unflatten(0, (k, -1)) for f in features(net, syn))
-        return self.objective.compare(feat_real, feat_syn)
+        return self.objective.compare(*self.features(net, real, syn))

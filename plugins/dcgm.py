@@ -66,12 +66,10 @@ from condensed_data.generative import (
     save_codes,
     save_generator,
 )
-from condensed_data.method import Method, MethodConfig
-from condensed_data.nn import get_network
+from condensed_data.method import MethodConfig, RandomNetworkMethod
 from condensed_data.nn.init import build
 from condensed_data.objectives import inter_class_loss, intra_class_loss, make_objective
 from condensed_data.prior import load_prior
-from condensed_data.seeding import make_generator
 from condensed_data.sources.generator import GENERATOR_FOLDER
 
 __all__ = ["DCGM", "DCGMConfig"]
@@ -127,7 +125,7 @@ class DCGMConfig(MethodConfig):
         make_objective(self.objective, self.objective_options)
 
 
-class DCGM(Method):
+class DCGM(RandomNetworkMethod):
     """A class-conditional generator and per-image codes, matched to real data under random networks."""
 
     name: ClassVar[str] = "dcgm"
@@ -135,7 +133,6 @@ class DCGM(Method):
     kind: ClassVar[str] = "generator"
     sharding: ClassVar[str] = "data"
     default_iterations: ClassVar[int] = 5000
-    REAL_CHUNK: ClassVar[int] = 512
 
     def __init__(
         self,
@@ -177,9 +174,8 @@ class DCGM(Method):
         self.dsa = None if cfg.dsa_strategy == "none" else DSA(cfg.dsa_strategy)
         self.batch_real = min(cfg.batch_real, min(real.class_counts()))
         self._real_groups = torch.arange(k, device=self.device).repeat_interleave(self.batch_real)
+        self._syn_groups = self.labels
         self._share: torch.Tensor | None = None  # rows of the real batch this process keeps (data sharding)
-        self._net: torch.nn.Module | None = None
-        self._net_seed: int | None = None
         self.terms: dict[str, float] = {}  # the last loss's parts, for logging and ablations
 
     # -- the contract ------------------------------------------------------------------------------------------
@@ -215,12 +211,7 @@ class DCGM(Method):
         real, syn = self.augment_pair(real, syn, generator)
         if self._share is not None:
             real = real.index_select(0, self._share)
-        k = self.real.num_classes
-        features = self.objective.features
-        with torch.no_grad():
-            chunks = [features(net, chunk) for chunk in real.split(self.REAL_CHUNK)]
-            feat_real = tuple(torch.cat(parts).unflatten(0, (k, -1)) for parts in zip(*chunks, strict=True))
-        feat_syn = tuple(f.unflatten(0, (k, -1)) for f in features(net, syn))
+        feat_real, feat_syn = self.features(net, real, syn)
         match = self.objective.compare(feat_real, feat_syn)
         embedding = feat_syn[-1].flatten(2)  # every built-in objective ends its features with the embedding
         loss = match
@@ -238,60 +229,9 @@ class DCGM(Method):
     def synthetic(self) -> tuple[torch.Tensor, torch.Tensor]:
         return self.images().float().cpu(), self.labels.cpu()
 
-    def state_dict(self) -> dict[str, torch.Tensor]:
-        state = super().state_dict()
-        if self.config.iters_per_net > 1:
-            state["net_seed"] = torch.tensor(-1 if self._net_seed is None else self._net_seed)
-        return state
-
-    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        state = dict(state)
-        seed = state.pop("net_seed", None)
-        super().load_state_dict(state)
-        self._net = None
-        self._net_seed = None if seed is None or int(seed) < 0 else int(seed)
-
     def export(self, folder: Path) -> None:
         """Write ``generator/`` (config, weights, codes): the artifact of kind ``generator``."""
         target = Path(folder) / GENERATOR_FOLDER
         provenance = {"method": "dcgm", "prior": self.config.prior or None}
         save_generator(target, self.generator, architecture=architecture_of(self.generator), provenance=provenance)
         save_codes(target, self.codes, self.labels)
-
-    # -- random networks and augmentation (as FeatureMatchingMethod does for pixels) ---------------------------
-    def random_network(self, generator: torch.Generator) -> torch.nn.Module:
-        """A freshly initialized, frozen feature extractor."""
-        c, h, w = self.real.image_shape
-        net = get_network(
-            self.config.net,
-            channels=c,
-            num_classes=self.real.num_classes,
-            image_size=(h, w),
-            generator=generator,
-            device=self.device,
-        )
-        net.train()
-        for p in net.parameters():
-            p.requires_grad_(False)
-        return net
-
-    def network(self, iteration: int, generator: torch.Generator) -> torch.nn.Module:
-        """The random network of ``iteration``: drawn from ``generator`` every ``iters_per_net`` iterations."""
-        every = self.config.iters_per_net
-        if every == 1:
-            return self.random_network(generator)
-        if iteration % every == 0 or self._net_seed is None:
-            self._net_seed = int(torch.randint(0, 2**62, (), generator=generator))
-            self._net = None
-        if self._net is None:
-            self._net = self.random_network(make_generator(self._net_seed))
-        return self._net
-
-    def augment_pair(
-        self, real: torch.Tensor, syn: torch.Tensor, generator: torch.Generator
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """One DSA draw per class, applied to that class's real and generated images alike."""
-        if self.dsa is None:
-            return real, syn
-        draw = self.dsa.draw(self.real.num_classes, image_size=tuple(real.shape[-2:]), generator=generator)
-        return self.dsa.apply(real, draw, group=self._real_groups), self.dsa.apply(syn, draw, group=self.labels)
