@@ -7,7 +7,7 @@ from PIL import Image
 
 from condensed_data.cli import build_parser, main
 
-COMMANDS = ["condense", "evaluate", "info", "show", "push", "pull", "export", "methods"]
+COMMANDS = ["condense", "evaluate", "info", "show", "push", "pull", "export", "prior", "methods"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
