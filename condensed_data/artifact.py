@@ -61,7 +61,8 @@ def sha256_file(path: str | os.PathLike, *, chunk_size: int = 1 << 20) -> str:
     return "sha256:" + digest.hexdigest()
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Flush a folder's entries (renames into it) to disk, where the platform allows."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:  # not supported on every platform/filesystem
@@ -105,6 +106,33 @@ def save_artifact(
         FileExistsError: ``folder`` exists and ``overwrite`` is false.
     """
     folder = Path(folder)
+    final = manifest
+
+    def write(tmp: Path) -> None:
+        nonlocal final
+        write_files(tmp)
+        final = manifest.replace(files=_list_files(tmp))
+        if card is not None and not (tmp / "README.md").exists():
+            (tmp / "README.md").write_text(card(final), encoding="utf-8")
+        (tmp / MANIFEST_NAME).write_text(final.to_json(), encoding="utf-8")
+
+    write_folder_atomically(folder, write, overwrite=overwrite)
+    logger.info("wrote artifact %s (%d files)", folder, len(final.files))
+    return final
+
+
+def write_folder_atomically(
+    folder: str | os.PathLike, write: Callable[[Path], None], *, overwrite: bool = False
+) -> None:
+    """Create ``folder`` through ``write(tmp)`` in a temporary sibling, then rename it into place.
+
+    Readers see either no folder (or the old one) or the complete new one, never a half-written one; the old folder
+    is removed only after the new one is in place.
+
+    Raises:
+        FileExistsError: ``folder`` exists and ``overwrite`` is false (checked before ``write`` runs).
+    """
+    folder = Path(folder)
     if folder.exists() and not overwrite:
         raise FileExistsError(
             f"{folder} already exists; choose another output folder or pass overwrite=True (CLI: --overwrite)"
@@ -112,12 +140,8 @@ def save_artifact(
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
     try:
-        write_files(tmp)
-        final = manifest.replace(files=_list_files(tmp))
-        if card is not None and not (tmp / "README.md").exists():
-            (tmp / "README.md").write_text(card(final), encoding="utf-8")
-        (tmp / MANIFEST_NAME).write_text(final.to_json(), encoding="utf-8")
-        _fsync_dir(tmp)
+        write(tmp)
+        fsync_dir(tmp)
         if folder.exists():
             trash = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old-", dir=folder.parent))
             os.replace(folder, trash / folder.name)
@@ -125,12 +149,10 @@ def save_artifact(
             shutil.rmtree(trash, ignore_errors=True)
         else:
             os.replace(tmp, folder)
-        _fsync_dir(folder.parent)
+        fsync_dir(folder.parent)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    logger.info("wrote artifact %s (%d files)", folder, len(final.files))
-    return final
 
 
 def write_manifest(folder: str | os.PathLike, manifest: Manifest) -> None:

@@ -38,7 +38,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from condensed_data.artifact import save_artifact
+from condensed_data.artifact import fsync_dir, save_artifact
 from condensed_data.card import render_card, save_preview
 from condensed_data.data import RealDataset, load_dataset
 from condensed_data.distributed import Processes, class_block
@@ -190,20 +190,7 @@ def _save_checkpoint(
         f.flush()
         os.fsync(f.fileno())  # the rename below must never expose a file whose bytes are not on disk yet
     os.replace(tmp, path)
-    _fsync_folder(path.parent)
-
-
-def _fsync_folder(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    fsync_dir(path.parent)
 
 
 def _read_checkpoint(path: Path, identity: dict) -> dict[str, Any]:

@@ -20,17 +20,15 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from condensed_data.artifact import write_folder_atomically
 from condensed_data.data import RealDataset
 from condensed_data.generative import (
     ConditionalGenerator,
@@ -103,26 +101,6 @@ class Discriminator(nn.Module):
         h = self.features(images).sum(dim=(2, 3))
         onehot = nn.functional.one_hot(labels.long(), self.num_classes).to(h.dtype)
         return self.linear(h).squeeze(1) + (self.embed(onehot) * h).sum(dim=1)
-
-
-def _atomic_folder(output: Path, write: Any, *, overwrite: bool) -> None:
-    """Write a folder through ``write(tmp)`` into a temporary sibling, then rename it into place."""
-    if output.exists() and not overwrite:
-        raise FileExistsError(f"{output} already exists; choose another --output or pass --overwrite")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{output.name}.tmp-", dir=output.parent))
-    try:
-        write(tmp)
-        if output.exists():
-            trash = Path(tempfile.mkdtemp(prefix=f".{output.name}.old-", dir=output.parent))
-            os.replace(output, trash / output.name)
-            os.replace(tmp, output)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            os.replace(tmp, output)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def train_gan_prior(
@@ -202,7 +180,7 @@ def train_gan_prior(
         "classes": list(real.classes),
         "training": {**dataclasses.asdict(config), "seed": seed, "seconds": round(seconds, 1)},
     }
-    _atomic_folder(
+    write_folder_atomically(
         output,
         lambda tmp: save_generator(tmp, generator, provenance=provenance),
         overwrite=overwrite,
