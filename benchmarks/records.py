@@ -21,10 +21,22 @@ RESULTS = Path(__file__).resolve().parent / "results"
 IDENTITY = ("benchmark", "dataset", "method", "ipc", "arch", "metric", "precision", "budget", "device")
 
 
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip() + ", "
+    except OSError:
+        pass
+    return ""
+
+
 def device_name(device: str = "cpu") -> str:
+    """The GPU's name, or the CPU's model, core count and architecture (timings differ across CPU models)."""
     if device.startswith("cuda"):
         return torch.cuda.get_device_name(torch.device(device))
-    return f"cpu ({os.cpu_count()} cores, {platform.machine()})"
+    return f"cpu ({_cpu_model()}{os.cpu_count()} cores, {platform.machine()})"
 
 
 def command() -> str:

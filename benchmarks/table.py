@@ -126,7 +126,9 @@ def loading_table() -> str:
 
 
 def scale_table() -> str:
-    rows = sorted(_load("scale"), key=lambda r: (r["metric"] != "seconds_per_iteration", json.dumps(r["budget"])))
+    # Runs with a checkpoint after every iteration exist to time the writes; their overhead rows say what they found.
+    rows = [r for r in _load("scale") if r["metric"] != "seconds_per_iteration" or r["budget"]["checkpoint_every"] != 1]
+    rows.sort(key=lambda r: (r["metric"] != "seconds_per_iteration", r["device"], json.dumps(r["budget"])))
     header = ["set", "processes x threads", "checkpoint every", "measured", "timed", "device", "date"]
     cells = []
     for r in rows:
@@ -144,6 +146,33 @@ def scale_table() -> str:
     return _markdown(header, cells, rows)
 
 
+def generator_loading_table() -> str:
+    rows = sorted(_load("generator_loading"), key=lambda r: (r["metric"], r["method"]))
+    header = ["set", "metric", "value", "budget", "device", "date"]
+    cells = []
+    for r in rows:
+        value = f"{r['value']:,}" if r["metric"] == "images_per_second" else f"{100 * r['value']:+.1f}%"
+        cells.append([r["method"], r["metric"].replace("_", " "), value, _budget(r["budget"]), r["device"], r["date"]])
+    return _markdown(header, cells, rows)
+
+
+def artifact_size_table() -> str:
+    records = _load("artifact_size")
+    pairs: dict[tuple, dict] = {}
+    for r in records:
+        pairs.setdefault((r["metric"], r["dataset"], r["ipc"]), {})[r["method"]] = r["value"]
+    header = ["setting", "IPC", "generator artifact (MB)", "pixel set (MB)", "generator / pixels", "how"]
+    cells = []
+    for (metric, dataset, ipc), v in sorted(
+        pairs.items(), key=lambda kv: (kv[0][0] != "file_bytes", kv[0][1], kv[0][2])
+    ):
+        if "dcgm" in v and "pixels" in v:
+            how = "files on disk" if metric == "file_bytes" else "parameter count (float32)"
+            cells.append([dataset, ipc, f"{v['dcgm'] / 1e6:.3f}", f"{v['pixels'] / 1e6:.3f}",
+                          f"{v['dcgm'] / v['pixels']:.2f}", how])  # fmt: skip
+    return _markdown(header, cells, records)
+
+
 TABLES = {
     "accuracy": accuracy_table,
     "cross-arch": cross_arch_table,
@@ -152,6 +181,8 @@ TABLES = {
     "precision": precision_table,
     "loading": loading_table,
     "scale": scale_table,
+    "generator-loading": generator_loading_table,
+    "artifact-size": artifact_size_table,
 }
 
 
