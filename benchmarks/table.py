@@ -169,7 +169,7 @@ def artifact_size_table() -> str:
         if "dcgm" in v and "pixels" in v:
             how = "files on disk" if metric == "file_bytes" else "parameter count (float32)"
             cells.append([dataset, ipc, f"{v['dcgm'] / 1e6:.3f}", f"{v['pixels'] / 1e6:.3f}",
-                          f"{v['dcgm'] / v['pixels']:.2f}", how])  # fmt: skip
+                          f"{v['dcgm'] / v['pixels']:.3g}", how])  # fmt: skip
     return _markdown(header, cells, records)
 
 
