@@ -20,7 +20,7 @@ DEMO_EVAL_MODELS ?= 2
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -qq $(TORCH_SPEC)
-	$(BIN)/python -m pip install -qq -e ".[dev,loading]"
+	$(BIN)/python -m pip install -qq -e ".[dev,loading,diffusion]"
 	rm -f $(VENV)/.installed-*
 	touch $@
 

@@ -211,14 +211,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "prior",
-        help="train a generative prior (a class-conditional generator) on a real dataset",
-        description="Train a small class-conditional GAN on the real data and save it as config.json + "
-        "model.safetensors; condense from it with --method dcgm --set prior=FOLDER.",
+        help="train a generative prior (a class-conditional generator or latent diffusion model) on a real dataset",
+        description="Train a small class-conditional generative model on the real data. --kind gan: a GAN saved as "
+        "config.json + model.safetensors, for --method dcgm --set prior=FOLDER. --kind ldm: an autoencoder and a "
+        "class-conditional denoiser saved in diffusers layout, for --method ld3m --set prior=FOLDER.",
     )
-    p.add_argument("--kind", default="gan", choices=["gan", "ldm"], help="gan (default); ldm is not available yet")
+    p.add_argument("--kind", default="gan", choices=["gan", "ldm"], help="gan (default) or ldm")
     p.add_argument("--dataset", default="fashion-mnist", help="real dataset (as for condense)")
     p.add_argument("--output", "-o", default=None, help="folder to write (default out/priors/DATASET-KIND)")
-    p.add_argument("--iterations", type=int, default=None, help="generator steps (default 4000)")
+    p.add_argument(
+        "--iterations", type=int, default=None, help="generator steps (gan, default 4000) or denoiser steps (ldm, 5000)"
+    )
+    p.add_argument(
+        "--autoencoder-iterations", type=int, default=None, help="ldm: autoencoder steps before the denoiser (1500)"
+    )
     p.add_argument("--batch-size", type=int, default=64, help="images per step (default 64)")
     p.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, ... (default cpu)")
@@ -446,22 +452,26 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_prior(args: argparse.Namespace) -> int:
-    if args.kind != "gan":
-        raise ValueError(
-            f"--kind {args.kind} is not available yet (latent-diffusion priors come with LD3M); use --kind gan"
-        )
     from condensed_data.data import load_dataset
-    from condensed_data.prior import PriorConfig, train_gan_prior
+    from condensed_data.prior import LDMPriorConfig, PriorConfig, train_gan_prior, train_ldm_prior
 
     options = {"batch_size": args.batch_size}
-    if args.iterations is not None:
-        options["iterations"] = args.iterations
+    if args.kind == "gan":
+        if args.autoencoder_iterations is not None:
+            raise ValueError("--autoencoder-iterations applies to --kind ldm only")
+        if args.iterations is not None:
+            options["iterations"] = args.iterations
+        train, config, method = train_gan_prior, PriorConfig(**options), "dcgm"
+    else:
+        if args.iterations is not None:
+            options["denoiser_iterations"] = args.iterations
+        if args.autoencoder_iterations is not None:
+            options["autoencoder_iterations"] = args.autoencoder_iterations
+        train, config, method = train_ldm_prior, LDMPriorConfig(**options), "ld3m"
     output = args.output or f"out/priors/{_slug(args.dataset)}-{args.kind}"
     real = load_dataset(args.dataset, "train", root=args.data_root)
-    folder = train_gan_prior(
-        real, output, config=PriorConfig(**options), seed=args.seed, device=args.device, overwrite=args.overwrite
-    )
-    print(f"wrote {folder}; condense from it with: condensed-data condense --method dcgm --set prior={folder}")
+    folder = train(real, output, config=config, seed=args.seed, device=args.device, overwrite=args.overwrite)
+    print(f"wrote {folder}; condense from it with: condensed-data condense --method {method} --set prior={folder}")
     return 0
 
 

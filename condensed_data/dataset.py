@@ -41,6 +41,8 @@ class CondensedDataset(torch.utils.data.Dataset):
             ``(seed, e, i)``.
         noise: Fresh mode: scale of the noise added to a stored code (see
             :mod:`condensed_data.sources.generator`).
+        steps: For a latent-diffusion set (kind ``latent-diffusion``, LD3M): DDIM steps per decode (default: the
+            stored number; fewer is faster). See :mod:`condensed_data.sources.latent_diffusion`.
 
     The object is picklable and holds only CPU tensors, so it works with ``DataLoader(num_workers>0)`` and
     ``DistributedSampler``.
@@ -65,11 +67,18 @@ class CondensedDataset(torch.utils.data.Dataset):
         samples_per_class: int | None = None,
         seed: int | None = None,
         noise: float | None = None,
+        steps: int | None = None,
     ) -> None:
         self.folder = Path(folder)
         self.manifest: Manifest = read_artifact(self.folder, verify=verify)
         self.source: Source = open_source(
-            self.folder, self.manifest, mode=mode, samples_per_class=samples_per_class, seed=seed, noise=noise
+            self.folder,
+            self.manifest,
+            mode=mode,
+            samples_per_class=samples_per_class,
+            seed=seed,
+            noise=noise,
+            steps=steps,
         )
         self.transform = transform
         self.target_transform = target_transform
@@ -109,7 +118,8 @@ class CondensedDataset(torch.utils.data.Dataset):
             target_transform: Applied to each label.
             verify: Check sizes and sha256 of every file (default).
             endpoint: Hub-compatible server (default ``HF_ENDPOINT``, else huggingface.co).
-            **options: ``mode``, ``samples_per_class``, ``seed``, ``noise`` of a generator-backed set (see the class).
+            **options: ``mode``, ``samples_per_class``, ``seed``, ``noise`` of a generator-backed set, ``steps`` of a
+                latent-diffusion set (see the class).
 
         Raises:
             condensed_data.hub.HubError: A subclass naming the problem (repository or revision not found, gated or

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -41,7 +42,15 @@ from condensed_data.generative import (
 from condensed_data.nn.init import build
 from condensed_data.seeding import derive_seed, make_generator
 
-__all__ = ["PriorConfig", "Discriminator", "train_gan_prior", "load_prior", "KINDS"]
+__all__ = [
+    "PriorConfig",
+    "LDMPriorConfig",
+    "Discriminator",
+    "train_gan_prior",
+    "train_ldm_prior",
+    "load_prior",
+    "KINDS",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -218,3 +227,200 @@ def load_prior(
             f"of {list(want[1])}: train a prior on this dataset (`condensed-data prior --kind gan --dataset NAME`)"
         )
     return module
+
+
+# -- latent diffusion priors (LD3M) -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LDMPriorConfig:
+    """How a small latent diffusion prior is trained (every value is ours; LD3M itself uses a pretrained LDM).
+
+    Two stages: an ``AutoencoderKL`` (images resized to ``image_size``, ``[-1, 1]``; L1 + MSE reconstruction plus a
+    KL term of weight ``kl_weight``; no perceptual or adversarial loss, unlike the LDM paper's autoencoders), then a
+    class-conditional ``UNet2DModel`` on its scaled latents (noise prediction, LDM's schedule: 1000 steps,
+    "scaled_linear" betas from 0.0015 to 0.0195; labels dropped to a null class with probability ``class_dropout``
+    so classifier-free guidance works). The latent scale is ``1 / std`` of the training latents, as in LDM.
+
+    Attributes:
+        autoencoder_iterations, denoiser_iterations: Optimizer steps of each stage.
+        batch_size: Images per step (both stages).
+        lr: Adam learning rate (both stages).
+        image_size: Side the autoencoder works at (real images are resized to it).
+        latent_channels: Channels of the latent.
+        width: Channels of the autoencoder's first level (then ``2 * width``, ``2 * width``: a 4x smaller latent).
+        denoiser_width: Channels of the denoiser's first level (then ``2 * denoiser_width``).
+        kl_weight: Weight of the autoencoder's KL term.
+        class_dropout: Probability of training the denoiser on the null class.
+    """
+
+    autoencoder_iterations: int = 1500
+    denoiser_iterations: int = 5000
+    batch_size: int = 64
+    lr: float = 1e-3
+    image_size: int = 32
+    latent_channels: int = 4
+    width: int = 16
+    denoiser_width: int = 48
+    kl_weight: float = 1e-6
+    class_dropout: float = 0.1
+
+    def __post_init__(self) -> None:
+        for name in ("autoencoder_iterations", "denoiser_iterations", "batch_size", "latent_channels", "width"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"prior option {name} must be a positive integer, got {value!r}")
+        if self.image_size < 8 or self.image_size % 4:
+            raise ValueError(f"prior option image_size must be a multiple of 4 and >= 8, got {self.image_size}")
+        if self.denoiser_width < 8 or self.denoiser_width % 8 or self.width % 8:
+            raise ValueError("prior options width and denoiser_width must be multiples of 8 (group norm)")
+        if not self.lr > 0 or self.kl_weight < 0 or not 0 <= self.class_dropout < 1:
+            raise ValueError("prior options need lr > 0, kl_weight >= 0 and 0 <= class_dropout < 1")
+
+
+LDM_SCHEDULE = {
+    "num_train_timesteps": 1000,
+    "beta_start": 0.0015,
+    "beta_end": 0.0195,
+    "beta_schedule": "scaled_linear",
+    "clip_sample": False,
+    "set_alpha_to_one": False,
+    "steps_offset": 1,
+    "prediction_type": "epsilon",
+}
+
+
+def _seeded(generator: torch.Generator, build_fn):  # diffusers models initialize from the global RNG
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(torch.randint(0, 2**62, (), generator=generator)))
+        return build_fn()
+
+
+def train_ldm_prior(
+    real: RealDataset,
+    output: str | os.PathLike,
+    *,
+    config: LDMPriorConfig = LDMPriorConfig(),
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+    progress: bool = True,
+    overwrite: bool = False,
+) -> Path:
+    """Train a small class-conditional latent diffusion model on ``real``; save it as a diffusion folder.
+
+    The folder (:mod:`condensed_data.diffusion`: ``unet/``, ``vae/``, ``scheduler/``, ``condensed_data.json``) is
+    written atomically; ``--method ld3m --set prior=FOLDER`` condenses from it.
+
+    Raises:
+        FileExistsError: ``output`` exists and ``overwrite`` is false (checked before training).
+    """
+    from diffusers import AutoencoderKL, UNet2DModel  # the diffusion extra
+
+    from condensed_data.diffusion import LatentDiffusion, save_diffusion
+
+    output = Path(output)
+    if output.exists() and not overwrite:
+        raise FileExistsError(f"{output} already exists; choose another --output or pass --overwrite")
+    device = torch.device(device)
+    cfg = config
+    k, shape = real.num_classes, tuple(real.image_shape)
+    g = make_generator(derive_seed(seed, "prior", "ldm"))
+    w = cfg.width
+    vae = _seeded(
+        g,
+        lambda: AutoencoderKL(
+            in_channels=shape[0],
+            out_channels=shape[0],
+            down_block_types=("DownEncoderBlock2D",) * 3,
+            up_block_types=("UpDecoderBlock2D",) * 3,
+            block_out_channels=(w, 2 * w, 2 * w),
+            layers_per_block=1,
+            latent_channels=cfg.latent_channels,
+            norm_num_groups=8,
+            sample_size=cfg.image_size,
+            mid_block_add_attention=False,
+        ),
+    ).to(device)
+    d = cfg.denoiser_width
+    unet = _seeded(
+        g,
+        lambda: UNet2DModel(
+            sample_size=cfg.image_size // 4,
+            in_channels=cfg.latent_channels,
+            out_channels=cfg.latent_channels,
+            block_out_channels=(d, 2 * d),
+            down_block_types=("DownBlock2D", "AttnDownBlock2D"),
+            up_block_types=("AttnUpBlock2D", "UpBlock2D"),
+            layers_per_block=1,
+            norm_num_groups=8,
+            attention_head_dim=d // 2,
+            num_class_embeds=k + 1,
+        ),
+    ).to(device)
+    images, labels = real.images, real.labels
+    n, b = images.shape[0], min(cfg.batch_size, images.shape[0])
+
+    def batch() -> tuple[torch.Tensor, torch.Tensor]:
+        pick = torch.randint(n, (b,), generator=g).to(images.device)
+        x = images.index_select(0, pick).to(device)
+        x = nn.functional.interpolate(x, size=(cfg.image_size,) * 2, mode="bilinear", antialias=True)
+        return x * 2 - 1, labels.index_select(0, pick).to(device)
+
+    start = time.perf_counter()
+    total = cfg.autoencoder_iterations + cfg.denoiser_iterations
+    bar = tqdm(total=total, desc=f"prior ldm {real.name}", disable=not progress, mininterval=1.0)
+    opt = torch.optim.Adam(vae.parameters(), lr=cfg.lr)
+    vae.train()
+    for _ in range(cfg.autoencoder_iterations):
+        x, _ = batch()
+        posterior = vae.encode(x).latent_dist
+        z = posterior.mean + posterior.std * torch.randn(posterior.mean.shape, generator=g).to(device)
+        recon = vae.decode(z).sample
+        loss = (recon - x).abs().mean() + ((recon - x) ** 2).mean() + cfg.kl_weight * posterior.kl().mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        bar.set_postfix({"stage": "autoencoder", "loss": f"{float(loss.detach()):.4f}"}, refresh=False)
+        bar.update()
+    vae.eval().requires_grad_(False)
+    with torch.no_grad():  # LDM's latent scale: unit variance on the training data
+        sample = torch.cat([vae.encode(batch()[0]).latent_dist.mean for _ in range(max(1, 2048 // b))])
+        vae.register_to_config(scaling_factor=float(1.0 / sample.std()))
+    scale = float(vae.config.scaling_factor)
+    from diffusers import DDIMScheduler
+
+    schedule = DDIMScheduler.from_config(LDM_SCHEDULE)
+    alphas = schedule.alphas_cumprod.to(device)
+    opt = torch.optim.Adam(unet.parameters(), lr=cfg.lr)
+    unet.train()
+    for it in range(cfg.denoiser_iterations):
+        x, y = batch()
+        with torch.no_grad():
+            z = vae.encode(x).latent_dist.mean * scale
+        drop = torch.rand(b, generator=g).to(device) < cfg.class_dropout
+        y = torch.where(drop, torch.full_like(y, k), y)
+        t = torch.randint(LDM_SCHEDULE["num_train_timesteps"], (b,), generator=g).to(device)
+        noise = torch.randn(z.shape, generator=g).to(device)
+        a = alphas[t].view(-1, 1, 1, 1)
+        noisy = a.sqrt() * z + (1 - a).sqrt() * noise
+        loss = nn.functional.mse_loss(unet(noisy, t, class_labels=y).sample, noise)
+        for group in opt.param_groups:  # cosine decay over the stage
+            group["lr"] = cfg.lr * 0.5 * (1 + math.cos(math.pi * it / cfg.denoiser_iterations))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        bar.set_postfix({"stage": "denoiser", "loss": f"{float(loss.detach()):.4f}"}, refresh=False)
+        bar.update()
+    bar.close()
+    unet.eval()
+    seconds = time.perf_counter() - start
+    model = LatentDiffusion(unet, vae, LDM_SCHEDULE, num_classes=k, image_shape=shape, null_class=k)
+    provenance = {
+        "kind": "ldm",
+        "dataset": {"name": real.name, "split": real.split, "fingerprint": real.fingerprint()},
+        "classes": list(real.classes),
+        "training": {**dataclasses.asdict(cfg), "seed": seed, "seconds": round(seconds, 1)},
+    }
+    write_folder_atomically(output, lambda tmp: save_diffusion(tmp, model, extra=provenance), overwrite=overwrite)
+    logger.info("trained a latent diffusion prior on %s in %.0f s; wrote %s", real.name, seconds, output)
+    return output

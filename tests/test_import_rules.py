@@ -18,6 +18,7 @@ LOADING_SIDE = [
     "condensed_data.hub",
     "condensed_data.card",
     "condensed_data.generative",
+    "condensed_data.diffusion",
 ]
 TRAINING_SIDE = (
     "condensed_data.condense",
@@ -46,6 +47,7 @@ def test_loading_side_imports_no_training_code_at_runtime():
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     offenders = [m for m in loaded if m.startswith(TRAINING_SIDE)]
     assert offenders == []
+    assert not any(m.startswith("diffusers") for m in loaded)  # only a latent-diffusion set loads it, lazily
     assert "condensed_data.dataset" in loaded  # the probe really imported the loading side
 
 
@@ -62,6 +64,13 @@ def test_only_hub_imports_huggingface_hub():
         if path.name == "hub.py":
             continue
         assert not any(m.startswith("huggingface_hub") for m in _imports(path)), path
+
+
+def test_only_the_diffusion_modules_import_diffusers():
+    allowed = {"diffusion.py", "prior.py"}
+    for path in sorted((ROOT / "condensed_data").rglob("*.py")):
+        if path.name not in allowed:
+            assert not any(m.startswith("diffusers") for m in _imports(path)), path
 
 
 def test_only_distributed_imports_accelerate():

@@ -11,12 +11,18 @@ from typing import Any
 from condensed_data.manifest import Manifest
 from condensed_data.sources.base import Source
 from condensed_data.sources.generator import GeneratorSource
+from condensed_data.sources.latent_diffusion import LatentDiffusionSource
 from condensed_data.sources.sharded import ShardSource
 from condensed_data.sources.tensors import TensorSource
 
-__all__ = ["Source", "TensorSource", "ShardSource", "GeneratorSource", "open_source"]
+__all__ = ["Source", "TensorSource", "ShardSource", "GeneratorSource", "LatentDiffusionSource", "open_source"]
 
-_SOURCES: dict[str, type[Source]] = {"tensors": TensorSource, "webdataset": ShardSource, "generator": GeneratorSource}
+_SOURCES: dict[str, type[Source]] = {
+    "tensors": TensorSource,
+    "webdataset": ShardSource,
+    "generator": GeneratorSource,
+    "latent-diffusion": LatentDiffusionSource,
+}
 
 
 def open_source(folder: Path, manifest: Manifest, **options: Any) -> Source:
@@ -38,6 +44,6 @@ def open_source(folder: Path, manifest: Manifest, **options: Any) -> Source:
         having = [kind for kind, c in _SOURCES.items() if set(unknown) <= set(c.OPTIONS)]
         raise ValueError(
             f"option(s) {unknown} do not apply to an artifact of kind {manifest.kind!r}"
-            + (f"; they apply to artifacts of kind {' or '.join(having)} (e.g. from --method dcgm)" if having else "")
+            + (f"; they apply to artifacts of kind {' or '.join(having)}" if having else "")
         )
     return cls(folder, manifest, **given)

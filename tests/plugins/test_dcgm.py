@@ -155,8 +155,9 @@ def test_prior_cli(tmp_path, capsys):
     assert main(["prior", "--kind", "gan", "--dataset", "digits", "--iterations", "2", "--output", str(out)]) == 0
     assert "--method dcgm --set prior=" in capsys.readouterr().out
     assert load_generator(out).config.image_shape == (1, 8, 8)
-    assert main(["prior", "--kind", "ldm", "--dataset", "digits", "--output", str(tmp_path / "x")]) == 2
-    assert "not available yet" in capsys.readouterr().err
+    argv = ["prior", "--kind", "gan", "--autoencoder-iterations", "2", "--dataset", "digits"]
+    assert main([*argv, "--output", str(tmp_path / "x")]) == 2
+    assert "--autoencoder-iterations applies to --kind ldm only" in capsys.readouterr().err
 
 
 @pytest.mark.slow
