@@ -197,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--to",
         required=True,
         choices=["webdataset", "tensors"],
-        help="target storage (tensors: images.safetensors, e.g. a generator-backed set materialized once)",
+        help="target storage (tensors: images.safetensors, e.g. a generator- or diffusion-backed set materialized once)",
     )
     p.add_argument("--shard-size", type=int, default=None, help="samples per shard (webdataset; required there)")
     p.add_argument(

@@ -54,6 +54,7 @@ __all__ = [
     "is_hub_cache",
     "cached_revision",
     "download",
+    "download_model",
     "fetch_manifest",
     "push_to_hub",
 ]
@@ -193,6 +194,42 @@ def _offline_env() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in {"1", "ON", "YES", "TRUE"}
 
 
+# What a diffusers pipeline folder needs: configs and safetensors weights, never pickles or code.
+_MODEL_PATTERNS = ["model_index.json", "condensed_data.json", "*/config.json", "*/scheduler_config.json",
+                   "*/diffusion_pytorch_model.safetensors"]  # fmt: skip
+
+
+def download_model(
+    repo_id: str,
+    *,
+    revision: str | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    local_files_only: bool = False,
+    token: str | bool | None = None,
+    endpoint: str | None = None,
+) -> Path:
+    """Download a diffusers model (pipeline layout) from a Hub *model* repository; return its folder.
+
+    Only JSON configs and ``diffusion_pytorch_model.safetensors`` weights are fetched (e.g. a DiT checkpoint's
+    ``transformer/``, ``vae/`` and ``scheduler/``), so nothing from the repository can run. The folder is named by
+    the commit sha (:func:`cached_revision` reads it back), which pins the model.
+
+    >>> folder = download_model("facebook/DiT-XL-2-256")  # doctest: +SKIP
+    """
+    if not is_hub_id(repo_id):
+        raise ValueError(f"{repo_id!r} is not a Hub repository id of the form 'org/name'")
+    kw = dict(
+        revision=revision,
+        cache_dir=cache_dir,
+        local_files_only=local_files_only,
+        token=token,
+        endpoint=_endpoint(endpoint),
+    )
+    folder = _snapshot(repo_id, _MODEL_PATTERNS, repo_type="model", **kw)
+    logger.info("model %s@%s is in %s", repo_id, revision or "main", folder)
+    return folder
+
+
 @contextlib.contextmanager
 def _hub_errors(
     repo_id: str, *, revision: str | None, endpoint: str | None, local_files_only: bool = False, action: str = "read"
@@ -314,13 +351,13 @@ def resolve(
     )
 
 
-def _snapshot(repo_id: str, patterns: list[str], **kw: Any) -> Path:
+def _snapshot(repo_id: str, patterns: list[str], *, repo_type: str = "dataset", **kw: Any) -> Path:
     from huggingface_hub import snapshot_download
 
     with _hub_errors(
         repo_id, revision=kw.get("revision"), endpoint=kw.get("endpoint"), local_files_only=kw["local_files_only"]
     ):
-        return Path(snapshot_download(repo_id, repo_type="dataset", allow_patterns=patterns, **kw))
+        return Path(snapshot_download(repo_id, repo_type=repo_type, allow_patterns=patterns, **kw))
 
 
 def _repo_files(repo_id: str, sha: str, token: str | bool | None, endpoint: str | None) -> list[str] | None:

@@ -41,6 +41,7 @@ import torch
 from condensed_data.augment import DSA
 from condensed_data.data import RealDataset
 from condensed_data.diffusion import load_diffusion, save_diffusion
+from condensed_data.hub import cached_revision, download_model, is_hub_id
 from condensed_data.method import MethodConfig, RandomNetworkMethod
 from condensed_data.objectives import make_objective
 from condensed_data.seeding import make_generator
@@ -54,8 +55,10 @@ class LD3MConfig(MethodConfig):
     """LD3M's options (see the module docstring for which are the paper's).
 
     Attributes:
-        prior: Folder of a class-conditional latent diffusion model (diffusers layout; ``condensed-data prior
-            --kind ldm`` makes one).
+        prior: A class-conditional latent diffusion model in diffusers pipeline layout: a folder (``condensed-data
+            prior --kind ldm`` makes one) or a Hub model id (``org/name`` or ``hf-hub:org/name``; only configs and
+            safetensors weights are downloaded). The artifact stores the model either way.
+        prior_revision: Hub branch, tag or commit of ``prior`` (default: main; the commit used is recorded).
         objective: Matching objective: ``"dm"`` (default), ``"atom"``, ``"echo"``.
         objective_options: Options of the objective.
         steps: DDIM steps from latent to image (LD3M: 10; fewer is faster).
@@ -72,6 +75,7 @@ class LD3MConfig(MethodConfig):
     """
 
     prior: str = ""
+    prior_revision: str = ""
     objective: str = "dm"
     objective_options: dict[str, Any] = dataclasses.field(default_factory=dict)
     steps: int = 10
@@ -96,6 +100,14 @@ class LD3MConfig(MethodConfig):
         if not self.guidance >= 1:
             raise ValueError(f"guidance must be >= 1 (1 turns it off), got {self.guidance}")
         make_objective(self.objective, self.objective_options)
+
+
+def _prior_folder(prior: str, revision: str) -> Path:
+    """The local folder of ``prior``: itself if it exists, else the Hub model it names, downloaded."""
+    path = Path(prior)
+    if path.exists() or not (prior.startswith("hf-hub:") or is_hub_id(prior)):
+        return path  # a missing folder gets load_diffusion's message
+    return download_model(prior.removeprefix("hf-hub:"), revision=revision or None)
 
 
 class _TwoStage(torch.autograd.Function):
@@ -161,7 +173,10 @@ class LD3M(RandomNetworkMethod):
                 f"ldm --dataset {real.name}` and pass --set prior=FOLDER (or the folder of a diffusers model)"
             )
         k = real.num_classes
-        self.model = load_diffusion(cfg.prior, num_classes=k, image_shape=tuple(real.image_shape), device=self.device)
+        self.prior_folder = _prior_folder(cfg.prior, cfg.prior_revision)
+        self.model = load_diffusion(
+            self.prior_folder, num_classes=k, image_shape=tuple(real.image_shape), device=self.device
+        )
         self.labels = torch.arange(k, device=self.device).repeat_interleave(ipc)
         start = real.sample_per_class(ipc, generator=generator).flatten(0, 1).to(self.device)
         self.latents = self.model.encode(start).requires_grad_(True)
@@ -248,5 +263,9 @@ class LD3M(RandomNetworkMethod):
         target = Path(folder) / DIFFUSION_FOLDER
         target.mkdir(parents=True, exist_ok=True)
         sampling = {"steps": cfg.steps, "skip": cfg.skip, "guidance": cfg.guidance}
-        save_diffusion(target, self.model, extra={"sampling": sampling, "prior": cfg.prior})
+        prior: dict[str, Any] = {"name": cfg.prior}
+        pinned = cached_revision(self.prior_folder)
+        if pinned is not None:
+            prior.update(repo_id=pinned[0], revision=pinned[1])
+        save_diffusion(target, self.model, extra={"sampling": sampling, "prior": prior})
         save_latents(target, self.latents, self.conditioning, self.noise, self.labels)

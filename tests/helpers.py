@@ -63,3 +63,38 @@ def accuracy_vs_random_real(method, train, test, *, epochs: int = 150, models: i
     ours = evaluate(images, labels, test, config=cfg, seed=0)[0]
     rand = evaluate_random_real(train, test, ipc=method.ipc, config=cfg, seed=0)[0]
     return ours.accuracy_mean, rand.accuracy_mean
+
+
+def make_tiny_dit(folder):
+    """A tiny randomly initialized DiT (3 classes + a null class, learned sigma) with an RGB ``AutoencoderKL`` and a
+    DDIM schedule, saved as a diffusers pipeline folder (``transformer/``, ``vae/``, ``scheduler/``): an "external"
+    class-conditional latent diffusion model for 8x8 data."""
+    import diffusers
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        dit = diffusers.DiTTransformer2DModel(
+            num_attention_heads=2,
+            attention_head_dim=8,
+            in_channels=4,
+            out_channels=8,  # learned sigma, as the published DiT checkpoints
+            num_layers=2,
+            sample_size=4,
+            patch_size=2,
+            num_embeds_ada_norm=3,
+            norm_num_groups=4,
+        )
+        vae = diffusers.AutoencoderKL(
+            in_channels=3,
+            out_channels=3,
+            down_block_types=("DownEncoderBlock2D",) * 2,
+            up_block_types=("UpDecoderBlock2D",) * 2,
+            block_out_channels=(8, 8),
+            latent_channels=4,
+            norm_num_groups=4,
+        )
+    dit.save_pretrained(folder / "transformer", safe_serialization=True)
+    vae.save_pretrained(folder / "vae", safe_serialization=True)
+    diffusers.DDIMScheduler().save_pretrained(folder / "scheduler")
+    return folder

@@ -50,9 +50,11 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{free_port()}"
 
 
-def make_git_repo(mirrors: Path, repo_id: str, files: dict[str, bytes], message: str = "add files") -> str:
-    """Create (or add a commit to) ``MIRRORS/datasets/{repo_id}`` holding ``files``; return the commit sha."""
-    repo = mirrors / "datasets" / repo_id
+def make_git_repo(
+    mirrors: Path, repo_id: str, files: dict[str, bytes], message: str = "add files", *, repo_type: str = "dataset"
+) -> str:
+    """Create (or add a commit to) ``MIRRORS/{repo_type}s/{repo_id}`` holding ``files``; return the commit sha."""
+    repo = mirrors / f"{repo_type}s" / repo_id
     if not (repo / ".git").exists():
         repo.mkdir(parents=True, exist_ok=True)
         git(repo, "init", "-q", "-b", "main")

@@ -19,7 +19,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from helpers import make_artifact, tiny_tensors
+from helpers import make_artifact, make_tiny_dit, tiny_tensors
 from hub_servers import FakeHub, closed_port_url, git, make_git_repo, start_olah
 from PIL import Image
 
@@ -360,6 +360,28 @@ def test_unknown_kinds_and_networks_say_what_to_install(monkeypatch):
 
 
 # -- resolution and CLI ---------------------------------------------------------------------------------------
+
+
+def test_ld3m_prior_from_a_hub_model_repository_is_pinned(servers, tmp_path, monkeypatch):
+    pytest.importorskip("diffusers")
+    import huggingface_hub
+
+    from condensed_data.condense import CondenseConfig, condense
+    from condensed_data.testing import tiny_real_dataset
+
+    model = make_tiny_dit(tmp_path / "dit")
+    files = {p.relative_to(model).as_posix(): p.read_bytes() for p in model.rglob("*") if p.is_file()}
+    sha = make_git_repo(servers.mirrors, "org/tiny-dit", {**files, "transformer/extra.bin": b"x"}, repo_type="model")
+    monkeypatch.setenv("HF_ENDPOINT", servers.olah)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "cache"))  # read once, at import
+    options = {"prior": "hf-hub:org/tiny-dit", "batch_real": 4, "steps": 2}
+    run = CondenseConfig(method="ld3m", dataset="tiny", ipc=1, iterations=1, options=options, evaluate=False)
+    condense(run, tmp_path / "set", real=tiny_real_dataset(), progress=False)
+    info = json.loads((tmp_path / "set" / "diffusion" / "condensed_data.json").read_text())
+    assert info["prior"] == {"name": "hf-hub:org/tiny-dit", "repo_id": "org/tiny-dit", "revision": sha}
+    snapshot = next((tmp_path / "cache").glob("models--org--tiny-dit/snapshots/*"))
+    assert "transformer/extra.bin" not in snapshot_files(snapshot)  # only configs and safetensors weights
+    assert len(CondensedDataset(tmp_path / "set")) == 3  # the artifact stores the model: no Hub needed to load
 
 
 def test_prefixes_and_existing_paths_decide_local_or_hub(published, servers, tmp_path, monkeypatch):

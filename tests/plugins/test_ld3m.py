@@ -4,7 +4,7 @@ import shutil
 import pytest
 import torch
 from condensed_data_plugins.ld3m import LD3M, LD3MConfig, two_stage
-from helpers import accuracy_vs_random_real, optimize
+from helpers import accuracy_vs_random_real, make_tiny_dit, optimize
 
 from condensed_data.artifact import ArtifactError
 from condensed_data.cli import main
@@ -236,32 +236,7 @@ def test_prior_is_diffusers_layout_and_cli_trains_one(prior, tmp_path, capsys):
 # -- an external model: a tiny random DiT with an RGB autoencoder, as a diffusers pipeline folder ---------------
 @pytest.fixture(scope="module")
 def dit_folder(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("dit") / "tiny-dit"
-    torch.manual_seed(0)
-    dit = diffusers.DiTTransformer2DModel(
-        num_attention_heads=2,
-        attention_head_dim=8,
-        in_channels=4,
-        out_channels=8,  # learned sigma, as the published DiT checkpoints
-        num_layers=2,
-        sample_size=4,
-        patch_size=2,
-        num_embeds_ada_norm=3,
-        norm_num_groups=4,
-    )
-    vae = diffusers.AutoencoderKL(
-        in_channels=3,
-        out_channels=3,
-        down_block_types=("DownEncoderBlock2D",) * 2,
-        up_block_types=("UpDecoderBlock2D",) * 2,
-        block_out_channels=(8, 8),
-        latent_channels=4,
-        norm_num_groups=4,
-    )
-    dit.save_pretrained(folder / "transformer", safe_serialization=True)
-    vae.save_pretrained(folder / "vae", safe_serialization=True)
-    diffusers.DDIMScheduler().save_pretrained(folder / "scheduler")
-    return folder
+    return make_tiny_dit(tmp_path_factory.mktemp("dit") / "tiny-dit")
 
 
 def test_external_dit_with_its_vae_condenses_and_loads(dit_folder, tmp_path):
