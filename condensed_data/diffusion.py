@@ -211,6 +211,9 @@ class LatentDiffusion(nn.Module):
     def class_conditioning(self, labels: torch.Tensor) -> torch.Tensor:
         """The denoiser's own conditioning of ``labels``: ``(N, conditioning_dim)``."""
         labels = labels.to(self._tables[0].weight.device)
+        rows = min(t.num_embeddings for t in self._tables)
+        if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= rows):
+            raise DiffusionError(f"class ids must lie in [0, {rows}) for this denoiser, got {labels.unique().tolist()}")
         return torch.cat([t.weight[labels] for t in self._tables], dim=1).detach().clone()
 
     def _replace_rows(self, module: nn.Module, inputs: Any, output: torch.Tensor) -> torch.Tensor | None:

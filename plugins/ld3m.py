@@ -59,6 +59,9 @@ class LD3MConfig(MethodConfig):
             prior --kind ldm`` makes one) or a Hub model id (``org/name`` or ``hf-hub:org/name``; only configs and
             safetensors weights are downloaded). The artifact stores the model either way.
         prior_revision: Hub branch, tag or commit of ``prior`` (default: main; the commit used is recorded).
+        class_ids: The model's class id of each of the data's classes, e.g. the ImageNet ids of an ImageNet subset
+            with an ImageNet model (default: class ``c`` is the model's class ``c``). Only the initial
+            conditioning uses them.
         objective: Matching objective: ``"dm"`` (default), ``"atom"``, ``"echo"``.
         objective_options: Options of the objective.
         steps: DDIM steps from latent to image (LD3M: 10; fewer is faster).
@@ -76,6 +79,7 @@ class LD3MConfig(MethodConfig):
 
     prior: str = ""
     prior_revision: str = ""
+    class_ids: list[int] = dataclasses.field(default_factory=list)
     objective: str = "dm"
     objective_options: dict[str, Any] = dataclasses.field(default_factory=dict)
     steps: int = 10
@@ -180,7 +184,12 @@ class LD3M(RandomNetworkMethod):
         self.labels = torch.arange(k, device=self.device).repeat_interleave(ipc)
         start = real.sample_per_class(ipc, generator=generator).flatten(0, 1).to(self.device)
         self.latents = self.model.encode(start).requires_grad_(True)
-        self.conditioning = self.model.class_conditioning(self.labels).requires_grad_(True)
+        ids = self.labels
+        if cfg.class_ids:
+            if len(cfg.class_ids) != k:
+                raise ValueError(f"class_ids has {len(cfg.class_ids)} ids but the data has {k} classes")
+            ids = torch.tensor(cfg.class_ids, device=self.device)[self.labels]
+        self.conditioning = self.model.class_conditioning(ids).requires_grad_(True)
         self.noise = torch.randn(self.latents.shape, generator=generator).to(self.device)
         self.objective = make_objective(cfg.objective, cfg.objective_options)
         self.dsa = None if cfg.dsa_strategy == "none" else DSA(cfg.dsa_strategy)

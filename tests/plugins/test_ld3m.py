@@ -128,6 +128,12 @@ def test_latents_start_from_encoded_real_images_and_class_rows(prior):
     assert method.latents.shape[1:] == method.model.latent_shape
     with pytest.raises(ValueError, match="condensed-data prior --kind ldm"):
         LD3M(tiny_real_dataset(), ipc=1, config=LD3MConfig(), generator=make_generator(0))
+    mapped = _method(prior, class_ids=[2, 1, 0])  # the model's class of each data class (e.g. ImageNet ids)
+    assert torch.equal(mapped.conditioning.detach(), method.model.class_conditioning(torch.tensor([2, 2, 1, 1, 0, 0])))
+    with pytest.raises(ValueError, match="class_ids has 2 ids but the data has 3 classes"):
+        _method(prior, class_ids=[0, 1])
+    with pytest.raises(DiffusionError, match=r"class ids must lie in \[0, 4\)"):
+        _method(prior, class_ids=[0, 1, 9])
 
 
 # -- the artifact and the dataset -----------------------------------------------------------------------------
