@@ -1,7 +1,7 @@
 """Benchmark records: one JSON file per benchmark under benchmarks/results/, each a list of records.
 
 A record is replaced (not duplicated) when a new one has the same identity: benchmark, dataset, method, ipc,
-arch, metric, budget and device.
+arch, metric, steps, threads, budget and device.
 """
 
 from __future__ import annotations
@@ -18,7 +18,19 @@ from pathlib import Path
 import torch
 
 RESULTS = Path(__file__).resolve().parent / "results"
-IDENTITY = ("benchmark", "dataset", "method", "ipc", "arch", "metric", "precision", "budget", "device")
+IDENTITY = (
+    "benchmark",
+    "dataset",
+    "method",
+    "ipc",
+    "arch",
+    "metric",
+    "steps",
+    "threads",
+    "precision",
+    "budget",
+    "device",
+)
 
 
 def _cpu_model() -> str:

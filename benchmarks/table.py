@@ -173,6 +173,18 @@ def artifact_size_table() -> str:
     return _markdown(header, cells, records)
 
 
+def ld3m_decode_table() -> str:
+    rows = sorted(_load("ld3m_decode"), key=lambda r: (r["dataset"], r["method"], r["ipc"], r["steps"]))
+    header = ["set", "IPC", "DDIM steps (condensed with)", "decode (img/s)", "decode (ms/img)"]
+    header += ["DataLoader, 2 workers, cold epoch (img/s)", "threads", "device", "date"]
+    cells = []
+    for r in rows:
+        cells.append([r["method"], r["ipc"], f"{r['steps']} ({r['condensed_steps']})", r["decode_images_per_second"],
+                      r["decode_ms_per_image"], r["loader_images_per_second"], r["threads"], r["device"],
+                      r["date"]])  # fmt: skip
+    return _markdown(header, cells, rows)
+
+
 TABLES = {
     "accuracy": accuracy_table,
     "cross-arch": cross_arch_table,
@@ -183,6 +195,7 @@ TABLES = {
     "scale": scale_table,
     "generator-loading": generator_loading_table,
     "artifact-size": artifact_size_table,
+    "ld3m-decode": ld3m_decode_table,
 }
 
 
