@@ -164,6 +164,8 @@ def test_prior_cli(tmp_path, capsys):
 def test_dcgm_beats_random_real_on_digits_ipc1(digits):
     train, test = digits
     config = DCGMConfig(batch_real=64, lr_gen=3e-3, lr_codes=0.1, lambda_inter=0.1)
-    method = optimize(DCGM(train, ipc=1, config=config, generator=make_generator(0)), 300)
+    # 500 iterations: at 300 the run is on the steep part of its curve, where float differences between machines
+    # moved it from above the bar to 68.3% against 65.9% (measured 2026-12-02); at 500 it reaches 83.7%.
+    method = optimize(DCGM(train, ipc=1, config=config, generator=make_generator(0)), 500)
     ours, rand = accuracy_vs_random_real(method, train, test)
     assert ours > rand + 0.03, (ours, rand)
