@@ -310,6 +310,25 @@ class RandomNetworkMethod(Method):
         self._net = None
         self._net_seed = None if seed is None or int(seed) < 0 else int(seed)
 
+    def own_rows(self) -> slice:
+        """After a shard by classes: this process's rows of the class-major synthetic set (``ipc`` per class).
+
+        Also checks that the network keeps classes apart (no batch statistics) and restricts the real batch's
+        classes (``_real_groups``) to :attr:`shard_classes`.
+
+        Raises:
+            ValueError: the network normalizes with batch statistics, which mix the classes of a batch.
+        """
+        net = self.random_network(make_generator(0))
+        if any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in net.modules()):
+            raise ValueError(
+                f"net={self.config.net!r} uses batch statistics, which mix the classes of a batch, so its loss cannot "
+                "be split by classes over processes; use an instance-norm network (the default convnet) or one process"
+            )
+        own = self.shard_classes
+        self._real_groups = torch.arange(own.start, own.stop, device=self.device).repeat_interleave(self.batch_real)
+        return slice(own.start * self.ipc, own.stop * self.ipc)
+
     def random_network(self, generator: torch.Generator) -> torch.nn.Module:
         """A freshly initialized, frozen feature extractor."""
         c, h, w = self.real.image_shape
@@ -400,15 +419,7 @@ class FeatureMatchingMethod(RandomNetworkMethod):
 
     def shard(self, index: int, count: int) -> None:
         super().shard(index, count)
-        net = self.random_network(make_generator(0))
-        if any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in net.modules()):
-            raise ValueError(
-                f"net={self.config.net!r} uses batch statistics, which mix the classes of a batch, so its loss cannot "
-                "be split by classes over processes; use an instance-norm network (the default convnet) or one process"
-            )
-        own = self.shard_classes
-        self._rows = slice(own.start * self.ipc, own.stop * self.ipc)
-        self._real_groups = torch.arange(own.start, own.stop, device=self.device).repeat_interleave(self.batch_real)
+        self._rows = self.own_rows()
         self._syn_groups = self.pixels.labels[self._rows]
 
     def build_objective(self) -> Objective:

@@ -44,7 +44,6 @@ from condensed_data.diffusion import load_diffusion, save_diffusion
 from condensed_data.hub import cached_revision, download_model, is_hub_id
 from condensed_data.method import MethodConfig, RandomNetworkMethod
 from condensed_data.objectives import make_objective
-from condensed_data.seeding import make_generator
 from condensed_data.sources.latent_diffusion import DIFFUSION_FOLDER, save_latents
 
 __all__ = ["LD3M", "LD3MConfig", "two_stage"]
@@ -200,15 +199,7 @@ class LD3M(RandomNetworkMethod):
 
     def shard(self, index: int, count: int) -> None:
         super().shard(index, count)
-        net = self.random_network(make_generator(0))
-        if any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in net.modules()):
-            raise ValueError(
-                f"net={self.config.net!r} uses batch statistics, which mix the classes of a batch, so its loss cannot "
-                "be split by classes over processes; use an instance-norm network (the default convnet) or one process"
-            )
-        own = self.shard_classes
-        self._rows = slice(own.start * self.ipc, own.stop * self.ipc)
-        self._real_groups = torch.arange(own.start, own.stop, device=self.device).repeat_interleave(self.batch_real)
+        self._rows = self.own_rows()
         self._syn_groups = self.labels[self._rows]
 
     # -- the contract ------------------------------------------------------------------------------------------
