@@ -1,4 +1,4 @@
-"""Generative priors: train a small class-conditional GAN on the real data, save it, load and check it.
+"""Generative priors: train a small class-conditional GAN or latent diffusion model on the real data and save it.
 
 DCGM (:mod:`condensed_data_plugins.dcgm`) starts from a class-conditional generator of the real data. Where no
 pretrained one is at hand, ``condensed-data prior --kind gan --dataset fashion-mnist`` trains
@@ -11,6 +11,11 @@ Our choices (DCGM's prior is not described in what we could read): hinge loss, o
 generator step, Adam (lr 2e-4, betas 0.5 / 0.999) for both, batch 64, codes ~ N(0, I), uniformly drawn labels,
 no spectral norm (its power iteration draws from the global RNG at construction). Every random draw comes from one
 ``torch.Generator`` seeded by ``seed``.
+
+LD3M (:mod:`condensed_data_plugins.ld3m`) starts from a class-conditional latent diffusion model; ``condensed-data
+prior --kind ldm`` trains a small one (:func:`train_ldm_prior`, :class:`LDMPriorConfig`) and saves it in diffusers
+layout (:mod:`condensed_data.diffusion`). diffusers builds its models from the global RNG, so they are built inside
+``torch.random.fork_rng`` seeded from the same ``torch.Generator``: the global state is left as it was.
 
 >>> train_gan_prior(load_dataset("digits"), "out/priors/digits-gan", config=PriorConfig(iterations=500))  # doctest: +SKIP
 """
