@@ -4,7 +4,7 @@ import shutil
 import pytest
 import torch
 from condensed_data_plugins.ld3m import LD3M, LD3MConfig, two_stage
-from helpers import accuracy_vs_random_real, make_tiny_dit, optimize
+from helpers import accuracy_vs_random_real, make_artifact, make_tiny_dit, optimize
 
 from condensed_data.artifact import ArtifactError
 from condensed_data.cli import main
@@ -171,10 +171,8 @@ def test_decoded_set_is_the_condensed_set_and_steps_are_overridable(artifact, pr
     assert torch.allclose(fewer.tensors()[0], two, atol=1e-5) and not torch.allclose(fewer.tensors()[0], images)
     with pytest.raises(ValueError, match="steps must be an integer >= 1"):
         CondensedDataset(artifact, steps=0)
+    make_artifact(artifact.parent / "pixels")
     with pytest.raises(ValueError, match=r"option\(s\) \['steps'\] do not apply.*latent-diffusion"):
-        from helpers import make_artifact
-
-        make_artifact(artifact.parent / "pixels")
         CondensedDataset(artifact.parent / "pixels", steps=2)
 
 
