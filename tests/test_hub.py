@@ -362,7 +362,7 @@ def test_unknown_kinds_and_networks_say_what_to_install(monkeypatch):
 # -- resolution and CLI ---------------------------------------------------------------------------------------
 
 
-def test_ld3m_prior_from_a_hub_model_repository_is_pinned(servers, tmp_path, monkeypatch):
+def test_ld3m_prior_from_a_hub_model_repo_is_pinned_and_the_set_round_trips(servers, tmp_path, monkeypatch):
     pytest.importorskip("diffusers")
     import huggingface_hub
 
@@ -382,6 +382,13 @@ def test_ld3m_prior_from_a_hub_model_repository_is_pinned(servers, tmp_path, mon
     snapshot = next((tmp_path / "cache").glob("models--org--tiny-dit/snapshots/*"))
     assert "transformer/extra.bin" not in snapshot_files(snapshot)  # only configs and safetensors weights
     assert len(CondensedDataset(tmp_path / "set")) == 3  # the artifact stores the model: no Hub needed to load
+
+    # ... and the diffusion-backed set itself round-trips through the Hub: nested diffusers folders included
+    CondensedDataset(tmp_path / "set").push_to_hub("org/ld3m-set", endpoint=servers.fake.url, token="dummy")
+    pulled = load(servers, "org/ld3m-set", tmp_path / "cache2")
+    assert pulled.manifest.kind == "latent-diffusion"
+    assert "diffusion/transformer/diffusion_pytorch_model.safetensors" in snapshot_files(pulled.folder)
+    assert torch.equal(pulled.tensors()[0], CondensedDataset(tmp_path / "set").tensors()[0])
 
 
 def test_prefixes_and_existing_paths_decide_local_or_hub(published, servers, tmp_path, monkeypatch):
