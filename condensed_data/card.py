@@ -102,10 +102,27 @@ def render_card(manifest: Manifest, *, repo_id: str | None = None) -> str:
         f"[condensed-data](https://pypi.org/project/condensed-data/) {m.library_version}. "
         "Train on it in place of the real data.",
         "",
+        *(
+            [
+                "Images are decoded on the fly by the latent diffusion model stored with the set (LD3M); install "
+                "`pip install 'condensed-data[diffusion]'`.",
+                "",
+            ]
+            if m.kind == "latent-diffusion"
+            else []
+        ),
         "```python",
         "from condensed_data import CondensedDataset",
         f'ds = CondensedDataset.from_pretrained("{name}")',
         "image, label = ds[0]   # float tensor C x H x W in pixel space, int label",
+        *(
+            [
+                "# fewer DDIM steps decode faster (default: the steps it was condensed with):",
+                f'fast = CondensedDataset.from_pretrained("{name}", steps=5)',
+            ]
+            if m.kind == "latent-diffusion"
+            else []
+        ),  # fmt: skip
         *(
             [
                 "# or stream the webdataset shards (split across DDP ranks and DataLoader workers):",

@@ -154,6 +154,8 @@ def test_export_writes_a_diffusers_layout_and_loads_back(artifact):
     assert not any(f.endswith((".bin", ".pt", ".pkl", ".py")) for f in files)
     info = json.loads((artifact / "diffusion" / "condensed_data.json").read_text())
     assert info["sampling"] == {"steps": 3, "skip": True, "guidance": 3.0}
+    card = (artifact / "README.md").read_text()
+    assert "condensed-data[diffusion]" in card and "steps=5" in card
     image, label = ds[0]
     assert image.shape == (1, 8, 8) and 0 <= float(image.min()) and float(image.max()) <= 1 and label == 0
 
