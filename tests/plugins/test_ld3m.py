@@ -110,6 +110,15 @@ def test_gradients_reach_latents_and_class_embeddings_through_the_steps(prior):
             assert p.grad is not None and p.grad.abs().sum() > 0 and torch.isfinite(p.grad).all()
 
 
+def test_any_registered_objective(prior):
+    for objective in ("atom", "echo"):
+        method = _method(prior, objective=objective)
+        loss = method.loss(iteration=0, generator=make_generator(1))
+        loss.backward()
+        assert torch.isfinite(loss) and method.latents.grad.abs().sum() > 0
+        assert method.objective.name == objective
+
+
 def test_chunks_and_checkpointing_do_not_change_the_gradient(prior):
     grads = []
     for chunk, checkpointing in ((4, True), (6, False)):
