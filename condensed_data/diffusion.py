@@ -42,6 +42,7 @@ import json
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +132,11 @@ def skip_ddim(
     return x
 
 
+def _rows(tables: list[nn.Embedding]) -> int:
+    """Class ids every table knows (the tables of one denoiser have the same rows in practice)."""
+    return min(t.num_embeddings for t in tables)
+
+
 def _class_tables(denoiser: nn.Module) -> list[nn.Embedding]:
     """The class-embedding tables of a diffusers denoiser, in module order."""
     tables = [
@@ -178,7 +184,7 @@ class LatentDiffusion(nn.Module):
         self.num_classes = int(num_classes)
         self.image_shape = tuple(int(v) for v in image_shape)
         self._tables = _class_tables(self.denoiser)
-        rows = min(t.num_embeddings for t in self._tables)
+        self.class_rows = rows = _rows(self._tables)
         if null_class is not None and not 0 <= null_class < rows:
             raise DiffusionError(f"null class {null_class} is outside the denoiser's class table ({rows} rows)")
         if self.num_classes > rows - (null_class is not None):
@@ -188,8 +194,11 @@ class LatentDiffusion(nn.Module):
             )
         self.null_class = null_class
         self._override: torch.Tensor | None = None
-        for table in self._tables:
-            table.register_forward_hook(self._replace_rows)
+        start = 0
+        for table in self._tables:  # each table's slice of the concatenated conditioning vector
+            table.register_forward_hook(partial(self._replace_rows, slice(start, start + table.embedding_dim)))
+            start += table.embedding_dim
+        self.folder_info: dict[str, Any] = {}  # the folder's condensed_data.json, set by load_diffusion
         cfg = self.denoiser.config
         self.latent_channels = int(cfg.in_channels)
         size = int(cfg.sample_size if isinstance(cfg.sample_size, int) else cfg.sample_size[0])
@@ -211,20 +220,15 @@ class LatentDiffusion(nn.Module):
     def class_conditioning(self, labels: torch.Tensor) -> torch.Tensor:
         """The denoiser's own conditioning of ``labels``: ``(N, conditioning_dim)``."""
         labels = labels.to(self._tables[0].weight.device)
-        rows = min(t.num_embeddings for t in self._tables)
+        rows = self.class_rows
         if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= rows):
             raise DiffusionError(f"class ids must lie in [0, {rows}) for this denoiser, got {labels.unique().tolist()}")
         return torch.cat([t.weight[labels] for t in self._tables], dim=1).detach().clone()
 
-    def _replace_rows(self, module: nn.Module, inputs: Any, output: torch.Tensor) -> torch.Tensor | None:
+    def _replace_rows(self, part: slice, module: nn.Module, inputs: Any, output: torch.Tensor) -> torch.Tensor | None:
         if self._override is None:
             return None
-        start = 0
-        for table in self._tables:
-            if table is module:
-                break
-            start += table.embedding_dim
-        vectors = self._override[:, start : start + module.embedding_dim].to(output.dtype)
+        vectors = self._override[:, part].to(output.dtype)
         n = vectors.shape[0]  # the conditional rows come first; the rest are null-class rows
         return torch.cat([vectors, output[n:]]) if output.shape[0] > n else vectors
 
@@ -393,7 +397,7 @@ def load_diffusion(
     denoiser = _load_part(folder, DENOISERS, "denoiser", device)
     vae = _load_part(folder, AUTOENCODERS, "autoencoder", device)
     scheduler = _read_json(folder / "scheduler" / "scheduler_config.json")
-    rows = min(t.num_embeddings for t in _class_tables(denoiser))
+    rows = _rows(_class_tables(denoiser))
     if "null_class" in info:
         null = info["null_class"]
     elif num_classes is not None and rows > num_classes:
@@ -416,9 +420,9 @@ def load_diffusion(
         shape = tuple(image_shape)
     if shape[1] == 0:
         raise DiffusionError(f"{folder} does not say the image shape: pass image_shape or add {INFO_FILE}")
-    return LatentDiffusion(denoiser, vae, scheduler, num_classes=int(known), image_shape=shape, null_class=null).to(
-        device
-    )
+    model = LatentDiffusion(denoiser, vae, scheduler, num_classes=int(known), image_shape=shape, null_class=null)
+    model.folder_info = info
+    return model.to(device)
 
 
 def save_diffusion(folder: str | os.PathLike, model: LatentDiffusion, *, extra: dict[str, Any] | None = None) -> None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
 from typing import ClassVar
 
@@ -11,7 +12,7 @@ import torch
 
 from condensed_data.manifest import Manifest
 
-__all__ = ["Source"]
+__all__ = ["Source", "BlockCache"]
 
 
 class Source(ABC):
@@ -56,3 +57,39 @@ class Source(ABC):
         images = torch.stack([image for image, _ in items])
         labels = [label for _, label in items]
         return images, torch.stack(labels) if isinstance(labels[0], torch.Tensor) else torch.tensor(labels)
+
+
+class BlockCache:
+    """Blocks of generated images by key, least recently used dropped first once they exceed ``max_bytes``.
+
+    A pickled copy is empty: a DataLoader worker starts with a cold cache of its own.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = int(max_bytes)
+        self._blocks: OrderedDict[Hashable, torch.Tensor] = OrderedDict()
+
+    def get(self, key: Hashable, make: Callable[[], torch.Tensor]) -> torch.Tensor:
+        """The block ``key``, made by ``make()`` if it is not cached."""
+        block = self._blocks.get(key)
+        if block is not None:
+            self._blocks.move_to_end(key)
+            return block
+        block = make()
+        self._blocks[key] = block
+        limit = max(1, self.max_bytes // max(1, block.numel() * block.element_size()))
+        while len(self._blocks) > limit:
+            self._blocks.popitem(last=False)
+        return block
+
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._blocks
+
+    def __len__(self) -> int:
+        return len(self._blocks)
+
+    def clear(self) -> None:
+        self._blocks.clear()
+
+    def __getstate__(self) -> dict:
+        return {"max_bytes": self.max_bytes, "_blocks": OrderedDict()}

@@ -23,7 +23,6 @@ the config, the weights and the codes (no module, no cache).
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -34,7 +33,7 @@ from condensed_data.artifact import ArtifactError
 from condensed_data.generative import GeneratorError, instantiate, load_codes, read_generator
 from condensed_data.manifest import Manifest
 from condensed_data.seeding import derive_seed, make_generator
-from condensed_data.sources.base import Source
+from condensed_data.sources.base import BlockCache, Source
 
 __all__ = ["GeneratorSource", "GENERATOR_FOLDER", "MODES"]
 
@@ -98,11 +97,10 @@ class GeneratorSource(Source):
         if not math.isfinite(self.noise) or self.noise < 0:
             raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
         self.block_size = int(block_size)
-        self.cache_bytes = int(cache_bytes)
         self.epoch = 0
         self._by_class = [torch.nonzero(self.labels == c).flatten() for c in range(manifest.num_classes)]
         self._module: torch.nn.Module | None = None
-        self._cache: OrderedDict[tuple[int, int], torch.Tensor] = OrderedDict()
+        self._cache = BlockCache(cache_bytes)
 
     def _check(self, where: Path) -> None:
         m, config = self.manifest, self.config
@@ -121,7 +119,6 @@ class GeneratorSource(Source):
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_module"] = None
-        state["_cache"] = OrderedDict()
         return state
 
     def set_epoch(self, epoch: int) -> None:
@@ -176,18 +173,11 @@ class GeneratorSource(Source):
         return index // self.samples_per_class
 
     def _block(self, number: int) -> torch.Tensor:
+        start = number * self.block_size
         key = (self.epoch if self.mode == "fresh" else 0, number)
-        block = self._cache.get(key)
-        if block is None:
-            start = number * self.block_size
-            block = self._generate(torch.arange(start, min(start + self.block_size, len(self))))
-            self._cache[key] = block
-            limit = max(1, self.cache_bytes // max(1, block.numel() * block.element_size()))
-            while len(self._cache) > limit:
-                self._cache.popitem(last=False)
-        else:
-            self._cache.move_to_end(key)
-        return block
+        return self._cache.get(
+            key, lambda: self._generate(torch.arange(start, min(start + self.block_size, len(self))))
+        )
 
     def _inputs(self, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Codes and labels of items ``indices`` (fresh mode: drawn from each item's own seed)."""

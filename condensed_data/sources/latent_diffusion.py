@@ -15,9 +15,6 @@ by ``cache_bytes``. Each process loads the model once, lazily, on the CPU; pickl
 
 from __future__ import annotations
 
-import json
-from collections import OrderedDict
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -27,7 +24,7 @@ from safetensors.torch import load_file
 
 from condensed_data.artifact import ArtifactError
 from condensed_data.manifest import Manifest
-from condensed_data.sources.base import Source
+from condensed_data.sources.base import BlockCache, Source
 
 __all__ = ["LatentDiffusionSource", "DIFFUSION_FOLDER", "LATENTS_FILE", "save_latents", "load_latents"]
 
@@ -91,9 +88,8 @@ class LatentDiffusionSource(Source):
         data = load_latents(where)
         self.latents, self.conditioning, self.noise = data["latents"], data["conditioning"], data["noise"]
         self.labels = data["labels"].long()
-        model = self._load(where)  # checks the models now; workers load their own copy lazily
-        info = self._info
-        sampling = info.get("sampling", {})
+        model = self._load()  # checks the models now; workers load their own copy lazily
+        sampling = model.folder_info.get("sampling", {})
         self.stored_steps = int(sampling.get("steps", 10))
         if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
             raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
@@ -114,29 +110,24 @@ class LatentDiffusionSource(Source):
         if block_size < 1:
             raise ValueError(f"block_size must be >= 1, got {block_size}")
         self.block_size = int(block_size)
-        self.cache_bytes = int(cache_bytes)
         self._model = model
-        self._cache: OrderedDict[int, torch.Tensor] = OrderedDict()
+        self._cache = BlockCache(cache_bytes)
 
-    def _load(self, where: Path) -> Any:
+    def _load(self) -> Any:
         from condensed_data.diffusion import INFO_FILE, DiffusionError, load_diffusion
 
         m = self.manifest
+        where = self.folder / DIFFUSION_FOLDER
+        if not (where / INFO_FILE).is_file():
+            raise ArtifactError(f"{where / INFO_FILE} is missing; copy the artifact again")
         try:
-            model = load_diffusion(where, num_classes=m.num_classes, image_shape=tuple(m.image_shape), device="cpu")
-            self._info = json.loads((where / INFO_FILE).read_text())
+            return load_diffusion(where, num_classes=m.num_classes, image_shape=tuple(m.image_shape))
         except DiffusionError as exc:
             raise ArtifactError(f"cannot load the diffusion model of this artifact: {exc}") from None
-        except (OSError, ValueError) as exc:
-            raise ArtifactError(
-                f"{where / INFO_FILE} is missing or not JSON ({exc}); copy the artifact again"
-            ) from None
-        return model
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_model"] = None
-        state["_cache"] = OrderedDict()
         return state
 
     def __len__(self) -> int:
@@ -154,32 +145,19 @@ class LatentDiffusionSource(Source):
         index %= n
         return self._block(index // self.block_size)[index % self.block_size], int(self.labels[index])
 
-    def items(self, indices: Sequence[int]) -> list[tuple[torch.Tensor, int]]:
-        """Items ``indices``; each block they touch is decoded once."""
-        return [self[i] for i in indices]
-
     def tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
         n = len(self)
         images = torch.cat([self._decode(s, min(s + self.block_size, n)) for s in range(0, n, self.block_size)])
         return images, self.labels.clone()
 
     def _block(self, number: int) -> torch.Tensor:
-        block = self._cache.get(number)
-        if block is None:
-            start = number * self.block_size
-            block = self._decode(start, min(start + self.block_size, len(self)))
-            self._cache[number] = block
-            limit = max(1, self.cache_bytes // max(1, block.numel() * block.element_size()))
-            while len(self._cache) > limit:
-                self._cache.popitem(last=False)
-        else:
-            self._cache.move_to_end(number)
-        return block
+        start = number * self.block_size
+        return self._cache.get(number, lambda: self._decode(start, min(start + self.block_size, len(self))))
 
     @torch.no_grad()
     def _decode(self, start: int, stop: int) -> torch.Tensor:
         if self._model is None:
-            self._model = self._load(self.folder / DIFFUSION_FOLDER)
+            self._model = self._load()
         rows = slice(start, stop)
         images = self._model.sample(
             self.latents[rows],
