@@ -319,7 +319,7 @@ def train_ldm_prior(
     Raises:
         FileExistsError: ``output`` exists and ``overwrite`` is false (checked before training).
     """
-    from diffusers import AutoencoderKL, UNet2DModel  # the diffusion extra
+    from diffusers import AutoencoderKL, DDIMScheduler, UNet2DModel  # the diffusion extra
 
     from condensed_data.diffusion import LatentDiffusion, save_diffusion
 
@@ -392,8 +392,6 @@ def train_ldm_prior(
         sample = torch.cat([vae.encode(batch()[0]).latent_dist.mean for _ in range(max(1, 2048 // b))])
         vae.register_to_config(scaling_factor=float(1.0 / sample.std()))
     scale = float(vae.config.scaling_factor)
-    from diffusers import DDIMScheduler
-
     schedule = DDIMScheduler.from_config(LDM_SCHEDULE)
     alphas = schedule.alphas_cumprod.to(device)
     opt = torch.optim.Adam(unet.parameters(), lr=cfg.lr)

@@ -240,10 +240,8 @@ class LD3M(RandomNetworkMethod):
 
     def loss(self, *, iteration: int, generator: torch.Generator) -> torch.Tensor:
         net = self.network(iteration, generator)
-        sharded = self._rows.stop - self._rows.start < self.labels.numel()
-        real = self.real.sample_per_class(
-            self.batch_real, generator=generator, keep=self.shard_classes if sharded else None
-        )
+        keep = self.shard_classes if self.shard_count > 1 else None
+        real = self.real.sample_per_class(self.batch_real, generator=generator, keep=keep)
         real = self.real.normalize(real.flatten(0, 1).to(self.device))
         syn = self.real.normalize(self.images(self._rows))
         real, syn = self.augment_pair(real, syn, generator)
@@ -251,11 +249,7 @@ class LD3M(RandomNetworkMethod):
 
     @torch.no_grad()
     def synthetic(self) -> tuple[torch.Tensor, torch.Tensor]:
-        chunks = [
-            self._decode(*(x[s : s + self.config.chunk] for x in (self.latents, self.conditioning, self.noise)))
-            for s in range(0, self.labels.numel(), self.config.chunk)
-        ]
-        return torch.cat(chunks).float().cpu(), self.labels.cpu()
+        return self.images().float().cpu(), self.labels.cpu()
 
     def export(self, folder: Path) -> None:
         """Write ``diffusion/`` (denoiser, autoencoder, schedule, latents): the artifact of kind ``latent-diffusion``."""
