@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from records import save, stamp  # noqa: E402
+from records import artifact_accuracy, save  # noqa: E402
 
 from condensed_data import CondensedDataset  # noqa: E402
 from condensed_data.data import load_dataset  # noqa: E402
@@ -46,25 +46,8 @@ def main() -> None:
             normalization=(m.recipe.mean, m.recipe.std),
         )  # fmt: skip
         seconds = time.perf_counter() - start
-        config = m.method.config
-        budget = {"iterations": config["iterations"], "batch_real": config["batch_real"], "eval_epochs": cfg.epochs}
         records = [
-            stamp(
-                {
-                    "benchmark": "accuracy",
-                    "dataset": m.source.name,
-                    "method": m.method.name,
-                    "ipc": m.images_per_class,
-                    "arch": e.arch,
-                    "accuracy_mean": round(e.accuracy_mean, 4),
-                    "accuracy_std": round(e.accuracy_std, 4),
-                    "models": e.models,
-                    "precision": e.protocol["precision"],
-                    "budget": budget,
-                    "wall_seconds": round(seconds, 1),
-                }
-            )
-            for e in results
+            artifact_accuracy(m, e, method=m.method.name, eval_epochs=cfg.epochs, seconds=seconds) for e in results
         ]
         for r in records:
             print(

@@ -29,7 +29,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from records import save, stamp  # noqa: E402
+from records import artifact_accuracy, save, stamp  # noqa: E402
 
 from condensed_data import CondensedDataset  # noqa: E402
 from condensed_data.data import load_dataset  # noqa: E402
@@ -86,23 +86,15 @@ def main() -> None:
             cfg = EvalConfig(epochs=args.eval_epochs, models=args.eval_models)
             start = time.perf_counter()
             e = evaluate(images, labels, test, config=cfg, seed=m.seed, normalization=(m.recipe.mean, m.recipe.std))[0]
-            config = m.method.config
-            budget = {"iterations": config["iterations"], "batch_real": config["batch_real"]}
-            budget.update(eval_epochs=cfg.epochs, decode_steps=steps)
-            record = {
-                "benchmark": "accuracy",
-                "dataset": m.source.name,
-                "method": f"ld3m-decoded-{steps}-steps",
-                "ipc": m.images_per_class,
-                "arch": e.arch,
-                "accuracy_mean": round(e.accuracy_mean, 4),
-                "accuracy_std": round(e.accuracy_std, 4),
-                "models": e.models,
-                "precision": e.protocol["precision"],
-                "budget": budget,
-                "wall_seconds": round(time.perf_counter() - start, 1),
-            }
-            accuracy.append(stamp(record))
+            record = artifact_accuracy(
+                m,
+                e,
+                method=f"ld3m-decoded-{steps}-steps",
+                eval_epochs=cfg.epochs,
+                seconds=time.perf_counter() - start,
+                decode_steps=steps,
+            )
+            accuracy.append(record)
             print(f"{record['method']} ipc={record['ipc']}: {100 * e.accuracy_mean:.2f} ± {100 * e.accuracy_std:.2f} %")
     if records:
         print("saved", save("ld3m_decode", records))

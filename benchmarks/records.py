@@ -59,6 +59,31 @@ def stamp(record: dict, device: str = "cpu") -> dict:
     return {**record, "device": device_name(device), "date": datetime.date.today().isoformat(), "command": command()}
 
 
+def artifact_accuracy(manifest, evaluation, *, method: str, eval_epochs: int, seconds: float, **budget) -> dict:
+    """An accuracy record (stamped) for ``evaluation`` of a saved artifact, with the artifact's own condensation
+    budget (iterations and batch_real from its manifest) plus ``eval_epochs`` and any extra ``budget`` keys."""
+    config = manifest.method.config
+    record = {
+        "benchmark": "accuracy",
+        "dataset": manifest.source.name,
+        "method": method,
+        "ipc": manifest.images_per_class,
+        "arch": evaluation.arch,
+        "accuracy_mean": round(evaluation.accuracy_mean, 4),
+        "accuracy_std": round(evaluation.accuracy_std, 4),
+        "models": evaluation.models,
+        "precision": evaluation.protocol["precision"],
+        "budget": {
+            "iterations": config["iterations"],
+            "batch_real": config["batch_real"],
+            "eval_epochs": eval_epochs,
+            **budget,
+        },  # fmt: skip
+        "wall_seconds": round(seconds, 1),
+    }
+    return stamp(record)
+
+
 def _key(record: dict) -> str:
     return json.dumps({k: record.get(k) for k in IDENTITY}, sort_keys=True)
 
