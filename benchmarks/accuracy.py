@@ -18,8 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from records import save, stamp  # noqa: E402
 
-from condensed_data.condense import CondenseConfig, condense  # noqa: E402
-from condensed_data.evaluate import EvalConfig  # noqa: E402
+from condensed_data.condense.driver import CondenseConfig, condense  # noqa: E402
+from condensed_data.evaluate.protocol import EvalConfig  # noqa: E402
 from condensed_data.runtime import tune_cpu_allocator  # noqa: E402
 
 

@@ -31,7 +31,7 @@ LATENT = 64
 
 def computed(classes: int, shape: tuple[int, int, int], ipc: int) -> tuple[int, int]:
     """(generator artifact bytes, pixel set bytes) of the data tensors, float32 values and int64 labels."""
-    from condensed_data.generative import ARCHITECTURE, ConditionalGeneratorConfig, parameter_count
+    from condensed_data.models.generator import ARCHITECTURE, ConditionalGeneratorConfig, parameter_count
 
     config = ConditionalGeneratorConfig(num_classes=classes, image_shape=shape, latent_dim=LATENT).to_dict()
     n = classes * ipc
@@ -41,8 +41,8 @@ def computed(classes: int, shape: tuple[int, int, int], ipc: int) -> tuple[int, 
 
 def measured(folder: Path, tmp: Path) -> tuple[int, int, int]:
     """(ipc, generator artifact data bytes, tensors artifact data bytes) from the files on disk."""
-    from condensed_data.artifact import read_manifest
-    from condensed_data.export import export_tensors
+    from condensed_data.artifact.folder import read_manifest
+    from condensed_data.interop.export import export_tensors
 
     def data_bytes(m) -> int:
         return sum(e.size for name, e in m.files.items() if name != "preview.png")

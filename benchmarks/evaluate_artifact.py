@@ -20,7 +20,7 @@ from records import artifact_accuracy, save  # noqa: E402
 
 from condensed_data import CondensedDataset  # noqa: E402
 from condensed_data.data import load_dataset  # noqa: E402
-from condensed_data.evaluate import EvalConfig, evaluate  # noqa: E402
+from condensed_data.evaluate.protocol import EvalConfig, evaluate  # noqa: E402
 from condensed_data.runtime import tune_cpu_allocator  # noqa: E402
 
 

@@ -33,9 +33,14 @@ CLASSES, SHAPE, BATCH, WORKERS = 10, (1, 28, 28), 256, 2
 
 
 def make_generator_artifact(folder: Path, ipc: int) -> None:
-    from condensed_data.artifact import save_artifact
-    from condensed_data.generative import ConditionalGenerator, ConditionalGeneratorConfig, save_codes, save_generator
-    from condensed_data.manifest import Manifest, MethodSpec, Recipe, SourceInfo
+    from condensed_data.artifact.folder import save_artifact
+    from condensed_data.artifact.manifest import Manifest, MethodSpec, Recipe, SourceInfo
+    from condensed_data.models.generator import (
+        ConditionalGenerator,
+        ConditionalGeneratorConfig,
+        save_codes,
+        save_generator,
+    )
     from condensed_data.nn.init import build
     from condensed_data.seeding import make_generator
 
@@ -94,7 +99,7 @@ def main() -> int:
     p.add_argument("--threads", type=int, default=1, help="torch threads of the training loop (default 1)")
     args = p.parse_args()
     from condensed_data import CondensedDataset
-    from condensed_data.export import export_tensors
+    from condensed_data.interop.export import export_tensors
 
     torch.set_num_threads(args.threads)
     per_class = args.images // CLASSES

@@ -33,7 +33,7 @@ from records import artifact_accuracy, save, stamp  # noqa: E402
 
 from condensed_data import CondensedDataset  # noqa: E402
 from condensed_data.data import load_dataset  # noqa: E402
-from condensed_data.evaluate import EvalConfig, evaluate  # noqa: E402
+from condensed_data.evaluate.protocol import EvalConfig, evaluate  # noqa: E402
 
 
 def main() -> None:

@@ -33,8 +33,8 @@ DATASET = "synthetic-50k-28x28"
 
 
 def make_set(folder: Path) -> None:
-    from condensed_data.artifact import save_artifact
-    from condensed_data.manifest import Manifest, MethodSpec, Recipe, SourceInfo
+    from condensed_data.artifact.folder import save_artifact
+    from condensed_data.artifact.manifest import Manifest, MethodSpec, Recipe, SourceInfo
     from condensed_data.seeding import make_generator
     from condensed_data.sources.tensors import save_tensors
 
@@ -80,8 +80,8 @@ def resume_seconds(make) -> float:
 def main() -> int:
     argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     from condensed_data import CondensedDataset, CondensedIterableDataset
-    from condensed_data.export import export_webdataset
-    from condensed_data.loading import stateful_loader
+    from condensed_data.dataset.resumable import stateful_loader
+    from condensed_data.interop.export import export_webdataset
 
     torch.set_num_threads(1)
     budget = {"images": IMAGES, "batch_size": BATCH, "workers": WORKERS, "shard_size": SHARD_SIZE, "format": "npy"}

@@ -20,10 +20,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from records import save, stamp  # noqa: E402
 
-from condensed_data.artifact import read_manifest  # noqa: E402
-from condensed_data.condense import CondenseConfig, condense  # noqa: E402
-from condensed_data.evaluate import EvalConfig  # noqa: E402
-from condensed_data.manifest import Evaluation  # noqa: E402
+from condensed_data.artifact.folder import read_manifest  # noqa: E402
+from condensed_data.artifact.manifest import Evaluation  # noqa: E402
+from condensed_data.condense.driver import CondenseConfig, condense  # noqa: E402
+from condensed_data.evaluate.protocol import EvalConfig  # noqa: E402
 from condensed_data.runtime import tune_cpu_allocator  # noqa: E402
 
 

@@ -45,7 +45,7 @@ CASES = {  # name: (processes, threads per process, checkpoint_every, device)
     "gpu-ckpt1": (1, 2, 1, "cuda"),
 }
 CPU_CASES = [name for name, case in CASES.items() if case[3] == "cpu"]
-DEFAULT_CHECKPOINT_EVERY = 100  # condensed_data.condense.CondenseConfig.checkpoint_every
+DEFAULT_CHECKPOINT_EVERY = 100  # condensed_data.condense.driver.CondenseConfig.checkpoint_every
 IPC, BATCH_REAL = 10, 64
 
 
@@ -53,9 +53,9 @@ def _child(args: argparse.Namespace) -> None:
     import torch
     from condensed_data_plugins.dm import DM
 
-    import condensed_data.condense as driver
-    from condensed_data.condense import CondenseConfig, condense
-    from condensed_data.registry import register
+    import condensed_data.condense.driver as driver
+    from condensed_data.condense.driver import CondenseConfig, condense
+    from condensed_data.condense.registry import register
     from condensed_data.runtime import tune_cpu_allocator
 
     stamps: list[float] = []

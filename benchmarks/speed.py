@@ -45,8 +45,8 @@ def _peak_mib() -> float:
 def _iteration(name: str, batch_real: int, device: str) -> dict:
     import torch
 
+    from condensed_data.condense.registry import get_method
     from condensed_data.data import load_dataset
-    from condensed_data.registry import get_method
     from condensed_data.runtime import tune_cpu_allocator
     from condensed_data.seeding import make_generator
 
@@ -91,9 +91,9 @@ def _iteration(name: str, batch_real: int, device: str) -> dict:
 def _eval_case(name: str) -> dict:
     import torch
 
-    from condensed_data.augment import DSA
+    from condensed_data.condense.augment import DSA
     from condensed_data.data import load_dataset
-    from condensed_data.evaluate import EvalConfig, train_network
+    from condensed_data.evaluate.protocol import EvalConfig, train_network
     from condensed_data.nn import get_network
     from condensed_data.runtime import precision_dtype, tune_cpu_allocator
     from condensed_data.seeding import make_generator

@@ -1,6 +1,6 @@
 """The plugin contract test: run it on your method class to check it works with condensed-data's driver.
 
->>> from condensed_data.registry import get_method
+>>> from condensed_data.condense.registry import get_method
 >>> check_method(get_method("dm"))  # raises AssertionError naming the broken rule; returns None when all hold
 
 In a plugin's test suite::
@@ -22,9 +22,9 @@ from pathlib import Path
 
 import torch
 
-from condensed_data.artifact import save_artifact
+from condensed_data.artifact.folder import save_artifact
+from condensed_data.condense.method import Method, MethodConfig
 from condensed_data.data import RealDataset
-from condensed_data.method import Method, MethodConfig
 from condensed_data.seeding import make_generator
 
 __all__ = ["check_method", "tiny_real_dataset"]
@@ -49,7 +49,7 @@ def _build(cls: type[Method], real: RealDataset, ipc: int, seed: int, options: d
 def check_method(
     cls: type, *, real: RealDataset | None = None, ipc: int = 2, seed: int = 0, options: dict | None = None
 ) -> None:
-    """Assert that ``cls`` honours the method contract (:class:`condensed_data.method.Method`).
+    """Assert that ``cls`` honours the method contract (:class:`condensed_data.condense.method.Method`).
 
     Checks: class attributes; the config round-trips through JSON; the loss is a finite scalar whose gradient
     reaches the parameters; an optimizer step changes them; ``synthetic()`` has the right shapes, labels and
@@ -66,7 +66,9 @@ def check_method(
         options: Method options for the check (e.g. a smaller ``batch_real``).
     """
     options = dict(options or {})
-    assert isinstance(cls, type) and issubclass(cls, Method), f"{cls!r} must subclass condensed_data.method.Method"
+    assert isinstance(cls, type) and issubclass(cls, Method), (
+        f"{cls!r} must subclass condensed_data.condense.method.Method"
+    )
     assert isinstance(getattr(cls, "name", None), str) and re.fullmatch(r"[a-z0-9][a-z0-9_-]*", cls.name), (
         f"{cls.__name__}.name must be a lower-case identifier like 'dm', got {getattr(cls, 'name', None)!r}"
     )
@@ -127,8 +129,8 @@ def check_method(
     assert torch.allclose(restored.synthetic()[0], images), "load_state_dict(state_dict()) does not restore the set"
 
     with tempfile.TemporaryDirectory() as tmp:
-        from condensed_data.dataset import CondensedDataset
-        from condensed_data.manifest import Manifest, MethodSpec, Recipe, SourceInfo
+        from condensed_data.artifact.manifest import Manifest, MethodSpec, Recipe, SourceInfo
+        from condensed_data.dataset.condensed import CondensedDataset
 
         manifest = Manifest(
             kind=method.kind,

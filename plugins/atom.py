@@ -3,7 +3,7 @@
 ATOM extends DataDAM's attention matching: under a freshly initialized random ConvNet, the *spatial* attention
 (where a class's evidence is) and the *channel* attention (which filters respond to it) of every intermediate
 ReLU output are matched between real and synthetic images of each class, together with a weighted
-final-embedding (DM) term. The objective is :class:`condensed_data.objectives.AttentionMixer`.
+final-embedding (DM) term. The objective is :class:`condensed_data.condense.objectives.AttentionMixer`.
 
 What is the paper's and what is ours (ATOM's code was never released; its equations could not be read here):
 
@@ -18,7 +18,7 @@ What is the paper's and what is ours (ATOM's code was never released; its equati
   equal weight with the spatial term. ``--set objective_options.channel=false`` gives DataDAM's spatial-only loss.
 - No ZCA whitening: the papers use it for CIFAR only (not for grayscale Fashion-MNIST).
 
->>> from condensed_data.registry import get_method
+>>> from condensed_data.condense.registry import get_method
 >>> cfg = get_method("atom").config_class()
 >>> cfg.objective, cfg.batch_real
 ('atom', 64)
@@ -29,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from condensed_data.method import FeatureMatchingConfig, FeatureMatchingMethod, MethodConfig
+from condensed_data.condense.method import FeatureMatchingConfig, FeatureMatchingMethod, MethodConfig
 
 __all__ = ["ATOM", "ATOMConfig"]
 

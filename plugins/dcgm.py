@@ -10,7 +10,7 @@ abstract (and a later paper's one-line description: "a class-conditional GAN wit
 were verified. Everything below beyond "conditional generator + per-image codes + a matching objective + intra- and
 inter-class losses" is our design, not the paper's, and the exact DCGM formulation may differ:
 
-- Representation: :class:`condensed_data.generative.ConditionalGenerator` (a DCGAN-style generator with group norm,
+- Representation: :class:`condensed_data.models.generator.ConditionalGenerator` (a DCGAN-style generator with group norm,
   sigmoid output in pixel space [0, 1]) and codes ``z_{c,k}``, ``k < ipc``, initialized from ``N(0, I)``. Both the
   generator and the codes are optimized. Images are ``G(z_{c,k}, c)``.
 - Start: a prior generator (``prior`` option: a folder from ``condensed-data prior --kind gan`` or a pretrained
@@ -21,9 +21,9 @@ inter-class losses" is our design, not the paper's, and the exact DCGM formulati
   ``L = L_match + lambda_intra * L_intra + lambda_inter * L_inter`` where
   ``L_match`` is the objective's loss (``objective``: DM's class-mean embeddings by default, any registered
   objective: ``atom``, ``echo``), and, on the final embeddings ``h`` of the generated images,
-  ``L_intra = sum_c mean_{i != j in c} cos(h_i, h_j)`` (:func:`condensed_data.objectives.intra_class_loss`) and
+  ``L_intra = sum_c mean_{i != j in c} cos(h_i, h_j)`` (:func:`condensed_data.condense.objectives.intra_class_loss`) and
   ``L_inter = -sum_c mean_{c' != c} ||mu_c - mu_c'||`` with ``mu_c`` the mean of the class's L2-normalized
-  embeddings (:func:`condensed_data.objectives.inter_class_loss`). No adversarial term during condensation.
+  embeddings (:func:`condensed_data.condense.objectives.inter_class_loss`). No adversarial term during condensation.
 - Optimizer: Adam, ``lr_gen`` on the generator and ``lr_codes`` on the codes. Learning rates and the iteration
   count are our defaults from short runs on scikit-learn digits (300 iterations, IPC 1); not tuned on larger data.
 - Loss weights: DM's summed loss grows with the embedding width and scale (about 2,500 on Fashion-MNIST with a
@@ -38,10 +38,10 @@ inter-class losses" is our design, not the paper's, and the exact DCGM formulati
   gradient is linear in the real mean); for other objectives it is an average of per-share gradients.
 
 The artifact (kind ``generator``) stores ``generator/config.json``, ``generator/model.safetensors`` and
-``generator/codes.safetensors``; :class:`condensed_data.dataset.CondensedDataset` rebuilds the generator and
+``generator/codes.safetensors``; :class:`condensed_data.dataset.condensed.CondensedDataset` rebuilds the generator and
 materializes images on the fly (``mode="fixed"``: the condensed set; ``mode="fresh"``: new samples each epoch).
 
->>> from condensed_data.registry import get_method
+>>> from condensed_data.condense.registry import get_method
 >>> cfg = get_method("dcgm").config_class()
 >>> cfg.objective, cfg.lambda_intra, cfg.lambda_inter
 ('dm', 10.0, 10.0)
@@ -57,19 +57,19 @@ from typing import Any, ClassVar
 
 import torch
 
-from condensed_data.augment import DSA
+from condensed_data.condense.augment import DSA
+from condensed_data.condense.method import MethodConfig, RandomNetworkMethod
+from condensed_data.condense.objectives import inter_class_loss, intra_class_loss, make_objective
+from condensed_data.condense.priors import load_prior
 from condensed_data.data import RealDataset
-from condensed_data.generative import (
+from condensed_data.models.generator import (
     ConditionalGenerator,
     ConditionalGeneratorConfig,
     architecture_of,
     save_codes,
     save_generator,
 )
-from condensed_data.method import MethodConfig, RandomNetworkMethod
 from condensed_data.nn.init import build
-from condensed_data.objectives import inter_class_loss, intra_class_loss, make_objective
-from condensed_data.prior import load_prior
 from condensed_data.sources.generator import GENERATOR_FOLDER
 
 __all__ = ["DCGM", "DCGMConfig"]

@@ -10,7 +10,7 @@ Unlike the reference, which loops over classes with one forward pass each, all c
 for real and one for synthetic images; with an instance-norm ConvNet (no batch statistics) this computes the same
 loss.
 
->>> from condensed_data.registry import get_method
+>>> from condensed_data.condense.registry import get_method
 >>> get_method("dm").config_class().lr_img
 1.0
 """
@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from condensed_data.method import FeatureMatchingConfig, FeatureMatchingMethod, MethodConfig
+from condensed_data.condense.method import FeatureMatchingConfig, FeatureMatchingMethod, MethodConfig
 
 __all__ = ["DM", "DMConfig"]
 

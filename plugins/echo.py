@@ -3,7 +3,7 @@ Ge, AAAI 2024).
 
 DM matches only the first moment (class means) of random-network features; ECHO/M3D embeds the real and synthetic
 feature distributions of each class in a reproducing-kernel Hilbert space and minimizes their MMD, which aligns
-all moments. The objective is :class:`condensed_data.objectives.KernelMMD`: the biased MMD^2 with a sum of five
+all moments. The objective is :class:`condensed_data.condense.objectives.KernelMMD`: the biased MMD^2 with a sum of five
 Gaussian kernels at 1/4, 1/2, 1, 2 and 4 times the mean pairwise squared distance of the pooled batch (detached),
 summed over classes. ``--set objective_options.kernel=linear`` reduces it exactly to DM's loss.
 
@@ -28,7 +28,7 @@ What follows M3D's public code (``condense_m3d.py``, ``m3dloss.py``) and what is
   iterations: 0.78 test accuracy at 3, 0.63 at 10, 0.26 at 100, against 0.67 for random real images).
 - Not implemented: M3D's "factor" multi-formation (several downsized images per stored image).
 
->>> from condensed_data.registry import get_method
+>>> from condensed_data.condense.registry import get_method
 >>> cfg = get_method("echo").config_class()
 >>> cfg.objective, cfg.iters_per_net, cfg.batch_real
 ('echo', 5, 128)
@@ -39,7 +39,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from condensed_data.method import FeatureMatchingConfig, FeatureMatchingMethod, MethodConfig
+from condensed_data.condense.method import FeatureMatchingConfig, FeatureMatchingMethod, MethodConfig
 
 __all__ = ["ECHO", "ECHOConfig"]
 

@@ -4,7 +4,7 @@ The condensed set lives in the latent space of a frozen class-conditional latent
 image owns an initial latent ``z`` (initialized by encoding a random real image of its class) and a class
 conditioning vector ``c`` (initialized to its class's embedding); images come out of a few deterministic DDIM steps
 in which the predicted clean latent is blended with ``z`` by a weight decaying linearly from 1 to 0 (LD3M's skip),
-then the decoder (:mod:`condensed_data.diffusion` has the sampler and its equations).
+then the decoder (:mod:`condensed_data.models.diffusion` has the sampler and its equations).
 
 What follows the public code (``../shared/reference/METHODS.md`` section 4): the learnable quantities and their
 initialization, the skip, DDIM with eta 0 and 10 steps by default, classifier-free guidance 3.0, SGD with momentum
@@ -13,7 +13,7 @@ the objective's gradient with respect to the images, then re-run the generator c
 back-propagate into ``z`` and ``c`` (two-stage backward), each denoiser call under gradient checkpointing.
 
 What is ours: the prior (LD3M uses the ImageNet LDM cin256-v2; on machines without one, ``condensed-data prior
---kind ldm`` trains a small one, see :func:`condensed_data.prior.train_ldm_prior`); the fixed per-image noise that
+--kind ldm`` trains a small one, see :func:`condensed_data.condense.priors.train_ldm_prior`); the fixed per-image noise that
 starts sampling (stored, so the decoded set is deterministic); the learning rate (``lr`` 0.1 instead of LD3M's
 ``lr_w`` 1, from short runs on Fashion-MNIST; the loss scale depends on the embedding width); the KL autoencoder
 (LD3M blends a VQ-quantized ``z``; with a KL autoencoder there is nothing to quantize).
@@ -22,7 +22,7 @@ The matching objective is any registered one (``objective``: ``dm`` by default a
 ``atom``, ``echo``), computed as DM does (random ConvNet per iteration, Siamese DSA, ``batch_real`` per class).
 Several processes: sharded by classes, as pixels are (each process decodes and optimizes its own classes).
 
->>> from condensed_data.registry import get_method
+>>> from condensed_data.condense.registry import get_method
 >>> cfg = get_method("ld3m").config_class()
 >>> cfg.steps, cfg.guidance, cfg.skip
 (10, 3.0, True)
@@ -38,12 +38,12 @@ from typing import Any, ClassVar
 
 import torch
 
-from condensed_data.augment import DSA
+from condensed_data.condense.augment import DSA
+from condensed_data.condense.method import MethodConfig, RandomNetworkMethod
+from condensed_data.condense.objectives import make_objective
 from condensed_data.data import RealDataset
-from condensed_data.diffusion import load_diffusion, save_diffusion
-from condensed_data.hub import cached_revision, download_model, is_hub_id
-from condensed_data.method import MethodConfig, RandomNetworkMethod
-from condensed_data.objectives import make_objective
+from condensed_data.hub.client import cached_revision, download_model, is_hub_id
+from condensed_data.models.diffusion import load_diffusion, save_diffusion
 from condensed_data.sources.latent_diffusion import DIFFUSION_FOLDER, save_latents
 
 __all__ = ["LD3M", "LD3MConfig", "two_stage"]

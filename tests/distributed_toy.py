@@ -16,9 +16,9 @@ from typing import ClassVar
 
 import torch
 
-from condensed_data.condense import CondenseConfig, condense
-from condensed_data.method import Method, MethodConfig
-from condensed_data.registry import register
+from condensed_data.condense.driver import CondenseConfig, condense
+from condensed_data.condense.method import Method, MethodConfig
+from condensed_data.condense.registry import register
 from condensed_data.testing import tiny_real_dataset
 
 NAME = "toy-shared"

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import torch
 
-from condensed_data.artifact import save_artifact
-from condensed_data.card import render_card
-from condensed_data.manifest import Manifest, MethodSpec, Recipe, SourceInfo
+from condensed_data.artifact.card import render_card
+from condensed_data.artifact.folder import save_artifact
+from condensed_data.artifact.manifest import Manifest, MethodSpec, Recipe, SourceInfo
 from condensed_data.sources.tensors import save_tensors
 
 
@@ -56,7 +56,7 @@ def optimize(method, iterations: int, *, seed: int = 1):
 
 def accuracy_vs_random_real(method, train, test, *, epochs: int = 150, models: int = 4) -> tuple[float, float]:
     """Mean test accuracy of ``method``'s set and of random real images (same ipc, protocol and seeds)."""
-    from condensed_data.evaluate import EvalConfig, evaluate, evaluate_random_real
+    from condensed_data.evaluate.protocol import EvalConfig, evaluate, evaluate_random_real
 
     cfg = EvalConfig(epochs=epochs, models=models, precision="fp32")
     images, labels = method.synthetic()

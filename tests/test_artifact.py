@@ -4,7 +4,7 @@ import os
 import pytest
 from helpers import make_artifact, tiny_manifest
 
-from condensed_data.artifact import (
+from condensed_data.artifact.folder import (
     ArtifactError,
     ChecksumError,
     read_artifact,
@@ -12,7 +12,7 @@ from condensed_data.artifact import (
     save_artifact,
     sha256_file,
 )
-from condensed_data.manifest import ManifestError
+from condensed_data.artifact.manifest import ManifestError
 
 
 def test_save_lists_every_file_with_checksum(tmp_path):

@@ -1,4 +1,4 @@
-"""Tests for condensed_data.augment: each DSA op against hand computations, Siamese sharing, randomness, gradients."""
+"""Tests for condensed_data.condense.augment: each DSA op against hand computations, Siamese sharing, randomness, gradients."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import fields
 import pytest
 import torch
 
-from condensed_data.augment import DEFAULT_STRATEGY, DSA, OPS, DSADraw, DSAParams
+from condensed_data.condense.augment import DEFAULT_STRATEGY, DSA, OPS, DSADraw, DSAParams
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 

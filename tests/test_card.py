@@ -3,8 +3,8 @@ import torch
 from helpers import tiny_manifest
 from PIL import Image
 
-from condensed_data.card import preview_grid, render_card, save_preview
-from condensed_data.manifest import Evaluation
+from condensed_data.artifact.card import preview_grid, render_card, save_preview
+from condensed_data.artifact.manifest import Evaluation
 
 
 def _front_matter(text):

@@ -4,11 +4,11 @@ import pytest
 from condensed_data_plugins.dm import DM
 
 from condensed_data import CondensedDataset
-from condensed_data.artifact import read_artifact
-from condensed_data.condense import CondensationError, CondenseConfig, checkpoint_path, condense
-from condensed_data.evaluate import EvalConfig
-from condensed_data.method import FeatureMatchingConfig
-from condensed_data.registry import UnknownMethodError, register, unregister
+from condensed_data.artifact.folder import read_artifact
+from condensed_data.condense.driver import CondensationError, CondenseConfig, checkpoint_path, condense
+from condensed_data.condense.method import FeatureMatchingConfig
+from condensed_data.condense.registry import UnknownMethodError, register, unregister
+from condensed_data.evaluate.protocol import EvalConfig
 from condensed_data.testing import tiny_real_dataset
 
 FAST_EVAL = EvalConfig(arch="convnet-d1", epochs=3, models=1, precision="fp32")
@@ -167,7 +167,7 @@ def test_periodic_evaluation_is_recorded_and_does_not_change_the_result(tiny, tm
 
 def test_manifest_records_the_objective_that_ran(tiny, tmp_path):
     """A method that overrides build_objective records its objective, not the config's default name."""
-    from condensed_data.objectives import make_objective
+    from condensed_data.condense.objectives import make_objective
 
     class DMWithMMD(DM):
         name = "dm-with-mmd"

@@ -14,16 +14,16 @@ import pytest
 import torch
 from condensed_data_plugins.dm import DM
 
-import condensed_data.condense as condense_module
+import condensed_data.condense.driver as condense_module
 from condensed_data.cli import main
-from condensed_data.condense import (
+from condensed_data.condense.driver import (
     CondensationError,
     CondensationInterrupted,
     CondenseConfig,
     checkpoint_path,
     condense,
 )
-from condensed_data.registry import register, unregister
+from condensed_data.condense.registry import register, unregister
 from condensed_data.testing import tiny_real_dataset
 
 

@@ -15,8 +15,8 @@ from safetensors.torch import load_file
 from test_condense_checkpoint import _wait_for
 
 from condensed_data.cli import main
-from condensed_data.condense import checkpoint_path, condense
-from condensed_data.registry import register, unregister
+from condensed_data.condense.driver import checkpoint_path, condense
+from condensed_data.condense.registry import register, unregister
 
 pytestmark = [
     pytest.mark.slow,
@@ -95,7 +95,9 @@ def test_two_processes_killed_with_sigkill_resume_to_the_same_set(runs, tmp_path
 def test_two_processes_refuse_a_corrupt_or_foreign_checkpoint(tmp_path, monkeypatch):
     out = tmp_path / "a"
     # A genuine single-process checkpoint of an ipc-1 run (the export fails, so the final checkpoint stays).
-    monkeypatch.setattr("condensed_data.condense.save_artifact", lambda *a, **k: (_ for _ in ()).throw(OSError("x")))
+    monkeypatch.setattr(
+        "condensed_data.condense.driver.save_artifact", lambda *a, **k: (_ for _ in ()).throw(OSError("x"))
+    )
     with pytest.raises(OSError):
         main(["-v", *CLI[2:], "--iterations", "5", "-o", str(out)])
     assert checkpoint_path(out).exists()

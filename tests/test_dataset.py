@@ -6,7 +6,7 @@ from helpers import make_artifact, tiny_manifest, tiny_tensors
 from safetensors.torch import save_file
 
 from condensed_data import CondensedDataset
-from condensed_data.artifact import ArtifactError, save_artifact
+from condensed_data.artifact.folder import ArtifactError, save_artifact
 from condensed_data.sources.tensors import save_tensors
 
 

@@ -4,8 +4,8 @@ import pytest
 import torch
 from condensed_data_plugins.dm import DM
 
-from condensed_data.distributed import Processes, class_block, launched_world_size
-from condensed_data.method import Method
+from condensed_data.condense.method import Method
+from condensed_data.condense.processes import Processes, class_block, launched_world_size
 from condensed_data.seeding import make_generator
 from condensed_data.testing import tiny_real_dataset
 

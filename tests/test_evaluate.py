@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from condensed_data.evaluate import EvalConfig, evaluate, evaluate_random_real, train_network
+from condensed_data.evaluate.protocol import EvalConfig, evaluate, evaluate_random_real, train_network
 from condensed_data.testing import tiny_real_dataset
 
 FAST = EvalConfig(arch="convnet-d1", epochs=20, models=2, augmentation="none", precision="fp32")
@@ -60,7 +60,7 @@ def test_dsa_and_bf16_paths_train(data):
 
 def test_random_real_draws_a_subset_per_model(data, monkeypatch):
     train, test = data
-    import condensed_data.evaluate as ev
+    import condensed_data.evaluate.protocol as ev
 
     seen = []
     real_train = ev.train_network

@@ -8,11 +8,11 @@ import torch
 from helpers import make_artifact, tiny_manifest
 from safetensors.torch import save_file
 
-from condensed_data.artifact import ArtifactError, ChecksumError, save_artifact
+from condensed_data.artifact.folder import ArtifactError, ChecksumError, save_artifact
 from condensed_data.cli import main
-from condensed_data.dataset import CondensedDataset
-from condensed_data.export import export_tensors
-from condensed_data.generative import (
+from condensed_data.dataset.condensed import CondensedDataset
+from condensed_data.interop.export import export_tensors
+from condensed_data.models.generator import (
     CONFIG_FILE,
     WEIGHTS_FILE,
     ConditionalGenerator,
@@ -219,7 +219,7 @@ def test_export_to_tensors(artifact, tmp_path, capsys):
 @pytest.mark.parametrize("workers", [0, 2])
 def test_fresh_mode_resumes_mid_epoch_with_the_unseen_batches(artifact, workers):
     pytest.importorskip("torchdata")
-    from condensed_data.loading import stateful_loader
+    from condensed_data.dataset.resumable import stateful_loader
 
     def loader():
         ds = CondensedDataset(artifact, mode="fresh", samples_per_class=8, seed=3)

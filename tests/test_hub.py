@@ -3,7 +3,7 @@
 olah runs offline with ``mirrors-path``; in that mode ``GET /api/datasets/{org}/{name}`` *without* a revision answers
 401 (olah then looks only at its own cache, not at the mirrors), so every download here names a revision ("main", a
 tag or a sha). huggingface_hub reads HF_ENDPOINT at import, so the tests pass ``endpoint=`` (or set HF_ENDPOINT,
-which condensed_data.hub reads at call time) instead.
+which condensed_data.hub.client reads at call time) instead.
 """
 
 from __future__ import annotations
@@ -24,9 +24,10 @@ from hub_servers import FakeHub, closed_port_url, git, make_git_repo, start_olah
 from PIL import Image
 
 from condensed_data import CondensedDataset
-from condensed_data.artifact import ArtifactError, ChecksumError, read_manifest, write_manifest
+from condensed_data.artifact.folder import ArtifactError, ChecksumError, read_manifest, write_manifest
+from condensed_data.artifact.manifest import Evaluation, ManifestError
 from condensed_data.cli import main
-from condensed_data.hub import (
+from condensed_data.hub.client import (
     HubAccessError,
     HubUnreachableError,
     NotACondensedSetError,
@@ -35,7 +36,6 @@ from condensed_data.hub import (
     is_hub_cache,
     push_to_hub,
 )
-from condensed_data.manifest import Evaluation, ManifestError
 
 SET_FILES = {"condensed.json", "images.safetensors", "README.md", "preview.png"}
 
@@ -152,7 +152,7 @@ def test_hf_hub_offline_in_a_fresh_process(published, servers, tmp_path):
     load(servers, "org/set", cache)
     code = (
         "from condensed_data import CondensedDataset\n"
-        "from condensed_data.hub import HubUnreachableError\n"
+        "from condensed_data.hub.client import HubUnreachableError\n"
         f"print(len(CondensedDataset.from_pretrained('org/set', cache_dir={str(cache)!r})))\n"
         "try:\n"
         f"    CondensedDataset.from_pretrained('org/other', cache_dir={str(cache)!r})\n"
@@ -329,8 +329,11 @@ def test_a_stray_pickle_in_a_repo_is_never_downloaded(servers, tmp_path):
 
 def test_loading_side_never_unpickles():
     root = Path(__file__).resolve().parents[1] / "condensed_data"
-    files = [root / f"{name}.py" for name in ("dataset", "manifest", "artifact", "hub", "card")]
-    files += sorted((root / "sources").glob("*.py"))
+    files = [
+        path
+        for wing in ("dataset", "sources", "models", "artifact", "hub", "interop")
+        for path in (root / wing).rglob("*.py")
+    ]
     for path in files:
         text = path.read_text()
         for forbidden in ("import pickle", "import joblib", "import dill", "torch.load(", "np.load(", "numpy.load("):
@@ -339,7 +342,7 @@ def test_loading_side_never_unpickles():
 
 def test_unknown_kinds_and_networks_say_what_to_install(monkeypatch):
     from condensed_data import sources
-    from condensed_data.manifest import Manifest, MethodSpec
+    from condensed_data.artifact.manifest import Manifest, MethodSpec
     from condensed_data.nn import get_network
     from condensed_data.sources import open_source
 
@@ -366,7 +369,7 @@ def test_ld3m_prior_from_a_hub_model_repo_is_pinned_and_the_set_round_trips(serv
     pytest.importorskip("diffusers")
     import huggingface_hub
 
-    from condensed_data.condense import CondenseConfig, condense
+    from condensed_data.condense.driver import CondenseConfig, condense
     from condensed_data.testing import tiny_real_dataset
 
     model = make_tiny_dit(tmp_path / "dit")

@@ -14,16 +14,16 @@ import torch
 from helpers import make_artifact, tiny_tensors
 
 from condensed_data import CondensedDataset, CondensedIterableDataset
-from condensed_data.artifact import ArtifactError, read_manifest, sha256_file, write_manifest
+from condensed_data.artifact.folder import ArtifactError, read_manifest, sha256_file, write_manifest
+from condensed_data.artifact.manifest import FileEntry
 from condensed_data.cli import main
-from condensed_data.export import export_webdataset
-from condensed_data.manifest import FileEntry
-from condensed_data.shards import ShardError
+from condensed_data.interop.export import export_webdataset
+from condensed_data.interop.webdataset import ShardError
 
 wds = pytest.importorskip("webdataset")
 pytest.importorskip("torchdata")
 
-from condensed_data.loading import EpochSampler, stateful_loader  # noqa: E402
+from condensed_data.dataset.resumable import EpochSampler, stateful_loader  # noqa: E402
 
 CLASSES, IPC = 3, 9  # 27 samples; shard size 4 -> 7 shards, divisible by none of the consumer counts below
 
@@ -288,7 +288,7 @@ def test_stateful_loader_refuses_options_that_belong_to_the_iterable_dataset(set
 
 
 def test_missing_torchdata_names_the_extra(sets, monkeypatch):
-    from condensed_data import loading
+    from condensed_data.dataset import resumable as loading
 
     loading._loader_class.cache_clear()
     monkeypatch.setitem(sys.modules, "torchdata.stateful_dataloader", None)

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from condensed_data.manifest import FORMAT_VERSION, Evaluation, FileEntry, Manifest, ManifestError, Recipe
+from condensed_data.artifact.manifest import FORMAT_VERSION, Evaluation, FileEntry, Manifest, ManifestError, Recipe
 
 
 def example_dict():

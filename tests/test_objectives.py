@@ -4,9 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from condensed_data.method import FeatureMatchingConfig
-from condensed_data.nn import get_network
-from condensed_data.objectives import (
+from condensed_data.condense.method import FeatureMatchingConfig
+from condensed_data.condense.objectives import (
     AttentionMixer,
     KernelMMD,
     MeanEmbedding,
@@ -15,6 +14,7 @@ from condensed_data.objectives import (
     mean_embedding_loss,
     mmd2,
 )
+from condensed_data.nn import get_network
 from condensed_data.seeding import make_generator
 
 

@@ -1,4 +1,4 @@
-"""Tests for condensed_data.registry: discovery, lazy loading, clashes and error messages."""
+"""Tests for condensed_data.condense.registry: discovery, lazy loading, clashes and error messages."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from condensed_data import registry
-from condensed_data.registry import (
+from condensed_data.condense import registry
+from condensed_data.condense.registry import (
     DuplicateMethodError,
     PluginLoadError,
     RegistryError,

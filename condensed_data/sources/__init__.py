@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from condensed_data.manifest import Manifest
+from condensed_data.artifact.manifest import Manifest
 from condensed_data.sources.base import Source
 from condensed_data.sources.generator import GeneratorSource
 from condensed_data.sources.latent_diffusion import LatentDiffusionSource

@@ -10,7 +10,7 @@ from typing import ClassVar
 
 import torch
 
-from condensed_data.manifest import Manifest
+from condensed_data.artifact.manifest import Manifest
 
 __all__ = ["Source", "BlockCache"]
 

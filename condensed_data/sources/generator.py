@@ -1,6 +1,6 @@
 """Source for artifacts of kind ``generator``: a class-conditional generator plus learned per-image codes.
 
-Files (under ``generator/``, see :mod:`condensed_data.generative`): ``config.json`` (the architecture's name and
+Files (under ``generator/``, see :mod:`condensed_data.models.generator`): ``config.json`` (the architecture's name and
 sizes), ``model.safetensors`` (weights), ``codes.safetensors`` (codes and labels). The generator is rebuilt from
 this library's own classes, never from code in the artifact, and images are produced on the fly:
 
@@ -29,9 +29,9 @@ from typing import Any, ClassVar
 
 import torch
 
-from condensed_data.artifact import ArtifactError
-from condensed_data.generative import GeneratorError, instantiate, load_codes, read_generator
-from condensed_data.manifest import Manifest
+from condensed_data.artifact.folder import ArtifactError
+from condensed_data.artifact.manifest import Manifest
+from condensed_data.models.generator import GeneratorError, instantiate, load_codes, read_generator
 from condensed_data.seeding import derive_seed, make_generator
 from condensed_data.sources.base import BlockCache, Source
 

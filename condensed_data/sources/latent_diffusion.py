@@ -1,6 +1,6 @@
 """Source for artifacts of kind ``latent-diffusion`` (LD3M): latents decoded on the fly by a latent diffusion model.
 
-Files (under ``diffusion/``, a diffusers pipeline layout read by :mod:`condensed_data.diffusion`): the denoiser
+Files (under ``diffusion/``, a diffusers pipeline layout read by :mod:`condensed_data.models.diffusion`): the denoiser
 (``unet/`` or ``transformer/``), the autoencoder (``vae/``), the schedule (``scheduler/``), ``condensed_data.json``
 (classes, image shape, and the ``sampling`` the set was condensed with: steps, skip, guidance) and
 ``latents.safetensors`` (per image: initial latent, class conditioning, start noise, label). Models are built from
@@ -22,8 +22,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 
-from condensed_data.artifact import ArtifactError
-from condensed_data.manifest import Manifest
+from condensed_data.artifact.folder import ArtifactError
+from condensed_data.artifact.manifest import Manifest
 from condensed_data.sources.base import BlockCache, Source
 
 __all__ = ["LatentDiffusionSource", "DIFFUSION_FOLDER", "LATENTS_FILE", "save_latents", "load_latents"]
@@ -114,7 +114,7 @@ class LatentDiffusionSource(Source):
         self._cache = BlockCache(cache_bytes)
 
     def _load(self) -> Any:
-        from condensed_data.diffusion import INFO_FILE, DiffusionError, load_diffusion
+        from condensed_data.models.diffusion import INFO_FILE, DiffusionError, load_diffusion
 
         m = self.manifest
         where = self.folder / DIFFUSION_FOLDER

@@ -2,7 +2,7 @@
 
 ``CondensedDataset`` opens a sharded artifact through this Source (so ``ds[i]``, ``push``, ``show`` and
 ``evaluate`` work on it as on a ``tensors`` artifact); to stream the shards instead, without holding the set in
-memory, use :class:`condensed_data.streaming.CondensedIterableDataset`.
+memory, use :class:`condensed_data.dataset.streaming.CondensedIterableDataset`.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import torch
 
-from condensed_data.manifest import Manifest
-from condensed_data.shards import ShardError, ShardReader, read_index
+from condensed_data.artifact.manifest import Manifest
+from condensed_data.interop.webdataset import ShardError, ShardReader, read_index
 from condensed_data.sources.base import Source
 
 __all__ = ["ShardSource"]

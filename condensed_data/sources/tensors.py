@@ -8,8 +8,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 
-from condensed_data.artifact import ArtifactError
-from condensed_data.manifest import Manifest
+from condensed_data.artifact.folder import ArtifactError
+from condensed_data.artifact.manifest import Manifest
 from condensed_data.sources.base import Source
 
 __all__ = ["TensorSource", "IMAGES_FILE", "save_tensors"]

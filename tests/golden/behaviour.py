@@ -31,7 +31,7 @@ METHODS = tuple(OPTIONS)
 
 
 def _ld3m_prior(real, folder: Path) -> Path:
-    from condensed_data.prior import LDMPriorConfig, train_ldm_prior
+    from condensed_data.condense.priors import LDMPriorConfig, train_ldm_prior
 
     config = LDMPriorConfig(
         autoencoder_iterations=3, denoiser_iterations=3, batch_size=8, image_size=8, width=8, denoiser_width=16
@@ -43,7 +43,7 @@ def record(
     folder: Path, methods: tuple[str, ...] = METHODS
 ) -> dict[str, tuple[dict[str, str], dict[str, torch.Tensor]]]:
     """Condense digits with each of ``methods`` under ``folder``; per method, (file digests, tensors)."""
-    from condensed_data.condense import CondenseConfig, condense
+    from condensed_data.condense.driver import CondenseConfig, condense
     from condensed_data.data import load_dataset
 
     threads = torch.get_num_threads()

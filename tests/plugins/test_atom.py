@@ -3,8 +3,8 @@ import torch
 from condensed_data_plugins.atom import ATOM, ATOMConfig
 from helpers import accuracy_vs_random_real, optimize
 
-from condensed_data.objectives import AttentionMixer
-from condensed_data.registry import get_method
+from condensed_data.condense.objectives import AttentionMixer
+from condensed_data.condense.registry import get_method
 from condensed_data.seeding import make_generator
 from condensed_data.testing import check_method, tiny_real_dataset
 

@@ -6,12 +6,12 @@ from condensed_data_plugins.dcgm import DCGM, DCGMConfig
 from helpers import accuracy_vs_random_real, optimize
 
 from condensed_data.cli import main
-from condensed_data.condense import CondenseConfig, condense
-from condensed_data.dataset import CondensedDataset
-from condensed_data.generative import GeneratorError, load_generator
-from condensed_data.objectives import inter_class_loss, intra_class_loss
-from condensed_data.prior import PriorConfig, load_prior, train_gan_prior
-from condensed_data.registry import get_method
+from condensed_data.condense.driver import CondenseConfig, condense
+from condensed_data.condense.objectives import inter_class_loss, intra_class_loss
+from condensed_data.condense.priors import PriorConfig, load_prior, train_gan_prior
+from condensed_data.condense.registry import get_method
+from condensed_data.dataset.condensed import CondensedDataset
+from condensed_data.models.generator import GeneratorError, load_generator
 from condensed_data.seeding import derive_seed, make_generator
 from condensed_data.testing import check_method, tiny_real_dataset
 

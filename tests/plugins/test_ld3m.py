@@ -6,14 +6,14 @@ import torch
 from condensed_data_plugins.ld3m import LD3M, LD3MConfig, two_stage
 from helpers import accuracy_vs_random_real, make_artifact, make_tiny_dit, optimize
 
-from condensed_data.artifact import ArtifactError
+from condensed_data.artifact.folder import ArtifactError
 from condensed_data.cli import main
-from condensed_data.condense import CondenseConfig, condense
-from condensed_data.dataset import CondensedDataset
-from condensed_data.diffusion import DiffusionError, load_diffusion, skip_ddim, skip_weights
-from condensed_data.export import export_tensors
-from condensed_data.prior import LDMPriorConfig, train_ldm_prior
-from condensed_data.registry import get_method
+from condensed_data.condense.driver import CondenseConfig, condense
+from condensed_data.condense.priors import LDMPriorConfig, train_ldm_prior
+from condensed_data.condense.registry import get_method
+from condensed_data.dataset.condensed import CondensedDataset
+from condensed_data.interop.export import export_tensors
+from condensed_data.models.diffusion import DiffusionError, load_diffusion, skip_ddim, skip_weights
 from condensed_data.seeding import make_generator
 from condensed_data.testing import check_method, tiny_real_dataset
 

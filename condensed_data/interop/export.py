@@ -13,11 +13,11 @@ from pathlib import Path
 
 import torch
 
-from condensed_data.artifact import save_artifact
-from condensed_data.card import render_card
-from condensed_data.dataset import CondensedDataset
-from condensed_data.manifest import Manifest
-from condensed_data.shards import IMAGE_FORMATS, write_shards
+from condensed_data.artifact.card import render_card
+from condensed_data.artifact.folder import save_artifact
+from condensed_data.artifact.manifest import Manifest
+from condensed_data.dataset.condensed import CondensedDataset
+from condensed_data.interop.webdataset import IMAGE_FORMATS, write_shards
 from condensed_data.sources.tensors import save_tensors
 
 __all__ = ["export_webdataset", "export_tensors"]
@@ -36,8 +36,8 @@ def export_webdataset(
     """Write a condensed set as an artifact of kind ``webdataset`` (tar shards + manifest); return its manifest.
 
     The output is written to a temporary folder and renamed into place when complete (see
-    :func:`condensed_data.artifact.save_artifact`). Shard layout and the PNG quantization are described in
-    :mod:`condensed_data.shards`.
+    :func:`condensed_data.artifact.folder.save_artifact`). Shard layout and the PNG quantization are described in
+    :mod:`condensed_data.interop.webdataset`.
 
     Args:
         source: An artifact folder, a Hub id (as for ``CondensedDataset.from_pretrained``) or a loaded set.

@@ -23,8 +23,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from condensed_data.hub import cached_revision
-from condensed_data.manifest import MANIFEST_NAME, FileEntry, Manifest, ManifestError
+from condensed_data.artifact.manifest import MANIFEST_NAME, FileEntry, Manifest, ManifestError
+from condensed_data.hub.client import cached_revision
 
 __all__ = [
     "ArtifactError",

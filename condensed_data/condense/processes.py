@@ -5,7 +5,7 @@ instance that never imports Accelerate and makes no collective calls, so its res
 multi-process support existed. A run started by a launcher (``torchrun``, ``accelerate launch``, MPI) or inside an
 initialized ``torch.distributed`` process group gets an ``accelerate.Accelerator``: gloo on CPUs, NCCL on GPUs.
 
-How the work is split is the method's choice (:attr:`condensed_data.method.Method.sharding`):
+How the work is split is the method's choice (:attr:`condensed_data.condense.method.Method.sharding`):
 
 * ``"classes"``: each process owns a contiguous block of classes (:func:`class_block`) and optimizes only their
   rows of every parameter; :meth:`Processes.gather` brings all rows together for checkpoints and export.

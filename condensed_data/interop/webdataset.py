@@ -45,8 +45,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from condensed_data.artifact import ArtifactError
-from condensed_data.manifest import PICKLE_SUFFIXES, Manifest
+from condensed_data.artifact.folder import ArtifactError
+from condensed_data.artifact.manifest import PICKLE_SUFFIXES, Manifest
 
 __all__ = [
     "INDEX_NAME",

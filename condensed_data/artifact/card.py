@@ -2,7 +2,7 @@
 
 Loading-side code: imports neither training code nor ``huggingface_hub``.
 
->>> from condensed_data.manifest import Manifest
+>>> from condensed_data.artifact.manifest import Manifest
 >>> text = render_card(Manifest.example())
 >>> text.startswith("---\\n") and "dataset-distillation" in text
 True
@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from condensed_data.manifest import Manifest
+from condensed_data.artifact.manifest import Manifest
 
 __all__ = ["GENERATED_MARK", "render_card", "preview_grid", "save_preview"]
 

@@ -42,7 +42,7 @@ __all__ = [
 
 FORMAT_VERSION = 1
 MANIFEST_NAME = "condensed.json"
-# "webdataset": the images and hard labels of a set as tar shards (condensed_data/shards.py), for streaming.
+# "webdataset": the images and hard labels of a set as tar shards (condensed_data/interop/webdataset.py), for streaming.
 KINDS = ("tensors", "generator", "latent-diffusion", "webdataset")
 LABEL_KINDS = ("hard", "soft")
 # Formats that unpickle on load (torch.save, pickle, joblib, ...): never part of an artifact.

@@ -2,10 +2,10 @@
 
 DCGM (:mod:`condensed_data_plugins.dcgm`) starts from a class-conditional generator of the real data. Where no
 pretrained one is at hand, ``condensed-data prior --kind gan --dataset fashion-mnist`` trains
-:class:`~condensed_data.generative.ConditionalGenerator` against a small projection discriminator with the hinge
-loss, and writes a generator folder (``config.json`` + ``model.safetensors``, see :mod:`condensed_data.generative`)
+:class:`~condensed_data.models.generator.ConditionalGenerator` against a small projection discriminator with the hinge
+loss, and writes a generator folder (``config.json`` + ``model.safetensors``, see :mod:`condensed_data.models.generator`)
 atomically. A user with a pretrained class-conditional generator passes its folder instead (its architecture
-registered with :func:`condensed_data.generative.register_architecture`).
+registered with :func:`condensed_data.models.generator.register_architecture`).
 
 Our choices (DCGM's prior is not described in what we could read): hinge loss, one discriminator step per
 generator step, Adam (lr 2e-4, betas 0.5 / 0.999) for both, batch 64, codes ~ N(0, I), uniformly drawn labels,
@@ -14,7 +14,7 @@ no spectral norm (its power iteration draws from the global RNG at construction)
 
 LD3M (:mod:`condensed_data_plugins.ld3m`) starts from a class-conditional latent diffusion model; ``condensed-data
 prior --kind ldm`` trains a small one (:func:`train_ldm_prior`, :class:`LDMPriorConfig`) and saves it in diffusers
-layout (:mod:`condensed_data.diffusion`). diffusers builds its models from the global RNG, so they are built inside
+layout (:mod:`condensed_data.models.diffusion`). diffusers builds its models from the global RNG, so they are built inside
 ``torch.random.fork_rng`` seeded from the same ``torch.Generator``: the global state is left as it was.
 
 >>> train_gan_prior(load_dataset("digits"), "out/priors/digits-gan", config=PriorConfig(iterations=500))  # doctest: +SKIP
@@ -34,9 +34,9 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from condensed_data.artifact import write_folder_atomically
+from condensed_data.artifact.folder import write_folder_atomically
 from condensed_data.data import RealDataset
-from condensed_data.generative import (
+from condensed_data.models.generator import (
     ConditionalGenerator,
     ConditionalGeneratorConfig,
     GeneratorError,
@@ -214,7 +214,7 @@ def load_prior(
 
     Raises:
         GeneratorError: a missing, truncated or mismatched file (see
-            :func:`condensed_data.generative.read_generator`), or a prior made for other data.
+            :func:`condensed_data.models.generator.read_generator`), or a prior made for other data.
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -313,7 +313,7 @@ def train_ldm_prior(
 ) -> Path:
     """Train a small class-conditional latent diffusion model on ``real``; save it as a diffusion folder.
 
-    The folder (:mod:`condensed_data.diffusion`: ``unet/``, ``vae/``, ``scheduler/``, ``condensed_data.json``) is
+    The folder (:mod:`condensed_data.models.diffusion`: ``unet/``, ``vae/``, ``scheduler/``, ``condensed_data.json``) is
     written atomically; ``--method ld3m --set prior=FOLDER`` condenses from it.
 
     Raises:
@@ -321,7 +321,7 @@ def train_ldm_prior(
     """
     from diffusers import AutoencoderKL, DDIMScheduler, UNet2DModel  # the diffusion extra
 
-    from condensed_data.diffusion import LatentDiffusion, save_diffusion
+    from condensed_data.models.diffusion import LatentDiffusion, save_diffusion
 
     output = Path(output)
     if output.exists() and not overwrite:

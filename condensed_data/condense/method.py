@@ -1,20 +1,20 @@
 """The method contract: what a condensation method provides to the driver.
 
 A method owns the synthetic parameters (its *representation*) and computes one iteration's loss (its
-*objective*). The driver (:mod:`condensed_data.condense`) owns everything else: the loop, the optimizer steps,
+*objective*). The driver (:mod:`condensed_data.condense.driver`) owns everything else: the loop, the optimizer steps,
 progress, checks for NaN, checkpoints, evaluation and export. Plugins register a :class:`Method` subclass under
 the entry-point group ``condensed_data.methods``; :func:`condensed_data.testing.check_method` checks one.
 
 Most distribution-matching methods differ only in how they compare real and synthetic features (their
-*objective*, :mod:`condensed_data.objectives`); they subclass :class:`FeatureMatchingMethod` and name an objective
+*objective*, :mod:`condensed_data.condense.objectives`); they subclass :class:`FeatureMatchingMethod` and name an objective
 in their config, or override :meth:`FeatureMatchingMethod.build_objective` to bring their own.
 
 Several processes: a method says how a run may be split over processes with :attr:`Method.sharding`, and the
 driver calls :meth:`Method.shard` once before the first iteration of a multi-process run (see
-:mod:`condensed_data.distributed`). Per-class representations (pixels) are ``"classes"``: each process optimizes a
+:mod:`condensed_data.condense.processes`). Per-class representations (pixels) are ``"classes"``: each process optimizes a
 disjoint block of classes; shared representations (a generator) are ``"data"``: gradients are averaged.
 
->>> from condensed_data.registry import get_method
+>>> from condensed_data.condense.registry import get_method
 >>> get_method("dm").name
 'dm'
 """
@@ -29,11 +29,11 @@ from typing import Any, ClassVar
 
 import torch
 
-from condensed_data.augment import DSA
+from condensed_data.condense.augment import DSA
+from condensed_data.condense.objectives import Objective, make_objective
+from condensed_data.condense.processes import class_block
 from condensed_data.data import RealDataset
-from condensed_data.distributed import class_block
 from condensed_data.nn import get_network
-from condensed_data.objectives import Objective, make_objective
 from condensed_data.seeding import make_generator
 from condensed_data.sources.tensors import save_tensors
 
@@ -247,7 +247,7 @@ class FeatureMatchingConfig(MethodConfig):
         net: Architecture of the random feature extractor (see :func:`condensed_data.nn.list_networks`).
         dsa_strategy: Siamese augmentation ops, ``"none"`` to disable.
         objective: How features are compared: ``"dm"``, ``"atom"`` or ``"echo"`` (see
-            :mod:`condensed_data.objectives`).
+            :mod:`condensed_data.condense.objectives`).
         objective_options: Options of the objective (e.g. ``{"power": 4}`` for ``atom``); its defaults otherwise.
         iters_per_net: Iterations that share one random network (M3D's "iteration per random model"; DM: 1).
     """

@@ -239,7 +239,7 @@ def _load(entry: _Entry) -> type:
         raise PluginLoadError(
             f"method '{entry.name}' {origin} points at '{entry.value}', which is a {type(obj).__name__}, not a "
             f"class. An entry point in group '{ENTRY_POINT_GROUP}' must name a class implementing the method "
-            f"contract (condensed_data.method.Method). {fix}",
+            f"contract (condensed_data.condense.method.Method). {fix}",
             method=entry.name,
             distribution=entry.distribution,
             version=entry.version,

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from condensed_data.manifest import Manifest
+    from condensed_data.artifact.manifest import Manifest
 
 __all__ = [
     "HubError",
@@ -372,7 +372,7 @@ def _repo_files(repo_id: str, sha: str, token: str | bool | None, endpoint: str 
 
 def _manifest_snapshot(repo_id: str, **kw: Any) -> Path:
     """Download ``condensed.json`` alone and return the snapshot folder holding it."""
-    from condensed_data.manifest import MANIFEST_NAME
+    from condensed_data.artifact.manifest import MANIFEST_NAME
 
     folder = _snapshot(repo_id, [MANIFEST_NAME], **kw)
     if not (folder / MANIFEST_NAME).is_file():
@@ -422,8 +422,8 @@ def download(
 
     >>> folder = download("org/fmnist-dm-ipc10", revision="v1.0")  # doctest: +SKIP
     """
-    from condensed_data.artifact import read_manifest
-    from condensed_data.manifest import MANIFEST_NAME
+    from condensed_data.artifact.folder import read_manifest
+    from condensed_data.artifact.manifest import MANIFEST_NAME
 
     if not is_hub_id(repo_id):
         raise ValueError(f"{repo_id!r} is not a Hub repository id of the form 'org/name'")
@@ -459,7 +459,7 @@ def fetch_manifest(
     >>> fetch_manifest("org/fmnist-dm-ipc10").images_per_class  # doctest: +SKIP
     10
     """
-    from condensed_data.artifact import read_manifest
+    from condensed_data.artifact.folder import read_manifest
 
     where, name = _split(name_or_path)
     if where == "local":
@@ -487,8 +487,8 @@ def _is_hidden(name: str) -> bool:
 
 def _validate_for_push(folder: Path) -> tuple[Manifest, Any]:
     """Read, verify and open the artifact; refuse with the reason and the fix. No network."""
-    from condensed_data.artifact import ArtifactError, read_artifact
-    from condensed_data.manifest import ManifestError
+    from condensed_data.artifact.folder import ArtifactError, read_artifact
+    from condensed_data.artifact.manifest import ManifestError
     from condensed_data.sources import open_source
 
     try:
@@ -509,7 +509,7 @@ def _validate_for_push(folder: Path) -> tuple[Manifest, Any]:
 
 
 def _card_is_generated(text: str) -> bool:
-    from condensed_data.card import GENERATED_MARK
+    from condensed_data.artifact.card import GENERATED_MARK
 
     return GENERATED_MARK in text
 
@@ -555,8 +555,8 @@ def push_to_hub(
     PushResult(repo_id='me/fmnist-dm-ipc10', revision='main', commit_url='https://huggingface.co/...', ...)
     """
     from condensed_data._version import __version__
-    from condensed_data.card import preview_grid, render_card
-    from condensed_data.manifest import MANIFEST_NAME
+    from condensed_data.artifact.card import preview_grid, render_card
+    from condensed_data.artifact.manifest import MANIFEST_NAME
 
     folder = Path(folder)
     if not is_hub_id(repo_id):

@@ -28,7 +28,7 @@ from typing import Any
 
 import torch
 
-from condensed_data.streaming import CondensedIterableDataset, distributed_context, epoch_order
+from condensed_data.dataset.streaming import CondensedIterableDataset, distributed_context, epoch_order
 
 __all__ = ["CondensedIterableDataset", "EpochSampler", "stateful_loader", "INSTALL_HINT"]
 

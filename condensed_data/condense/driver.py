@@ -1,6 +1,6 @@
 """The condensation driver: the loop, progress, checkpoints, evaluation and export to an artifact.
 
-Methods (plugins) only provide parameters, an optimizer and a loss (:class:`condensed_data.method.Method`); the
+Methods (plugins) only provide parameters, an optimizer and a loss (:class:`condensed_data.condense.method.Method`); the
 driver runs them, so every method gets the same progress bar, NaN guard, checkpoints and artifact format.
 
 Checkpoints go to ``.<output name>.checkpoint.pt`` beside the output folder, written atomically (a temporary
@@ -12,7 +12,7 @@ artifact as an uninterrupted one. SIGINT and SIGTERM during the loop finish the 
 checkpoint and raise :class:`CondensationInterrupted` (a second signal acts as it did before). The checkpoint is
 removed once the artifact is written.
 
-Several processes (``torchrun`` or ``accelerate launch``, see :mod:`condensed_data.distributed`): each process
+Several processes (``torchrun`` or ``accelerate launch``, see :mod:`condensed_data.condense.processes`): each process
 optimizes its share (its classes for per-class representations), draws the same random stream as a single process
 would, and takes part in one small reduction per iteration (loss, NaN and stop flags). The main process alone
 reads and writes the checkpoint (holding every class), shows progress, evaluates and writes the artifact; the
@@ -38,14 +38,14 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from condensed_data.artifact import fsync_dir, save_artifact
-from condensed_data.card import render_card, save_preview
+from condensed_data.artifact.card import render_card, save_preview
+from condensed_data.artifact.folder import fsync_dir, save_artifact
+from condensed_data.artifact.manifest import Evaluation, Manifest, MethodSpec, Recipe, SourceInfo, ValueSpace
+from condensed_data.condense.method import Method
+from condensed_data.condense.processes import Processes, class_block
+from condensed_data.condense.registry import get_method, method_info
 from condensed_data.data import RealDataset, load_dataset
-from condensed_data.distributed import Processes, class_block
-from condensed_data.evaluate import EvalConfig, evaluate, evaluate_random_real
-from condensed_data.manifest import Evaluation, Manifest, MethodSpec, Recipe, SourceInfo, ValueSpace
-from condensed_data.method import Method
-from condensed_data.registry import get_method, method_info
+from condensed_data.evaluate.protocol import EvalConfig, evaluate, evaluate_random_real
 from condensed_data.runtime import autocast
 from condensed_data.seeding import derive_seed, make_generator
 
@@ -356,7 +356,7 @@ def condense(
     """Condense ``config.dataset`` with ``config.method`` and write the artifact to ``output``.
 
     Started by ``torchrun`` or ``accelerate launch`` (or inside an initialized process group), the run is split over
-    the processes as the method's :attr:`~condensed_data.method.Method.sharding` says; started plainly, it is one
+    the processes as the method's :attr:`~condensed_data.condense.method.Method.sharding` says; started plainly, it is one
     process.
 
     Args:

@@ -246,7 +246,7 @@ def _slug(dataset: str) -> str:
 
 
 def _eval_config(args: argparse.Namespace):
-    from condensed_data.evaluate import EvalConfig
+    from condensed_data.evaluate.protocol import EvalConfig
 
     return EvalConfig(
         epochs=args.eval_epochs,
@@ -269,7 +269,7 @@ def _print_evaluations(evaluations, label: str) -> None:
 
 
 def _cmd_condense(args: argparse.Namespace) -> int:
-    from condensed_data.condense import CondenseConfig, condense
+    from condensed_data.condense.driver import CondenseConfig, condense
 
     if args.eval_models < 1 and not args.no_eval:
         raise ValueError("--eval-models must be >= 1 (use --no-eval to skip evaluation)")
@@ -310,11 +310,11 @@ def _cmd_condense(args: argparse.Namespace) -> int:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from condensed_data.artifact import write_manifest
+    from condensed_data.artifact.folder import write_manifest
     from condensed_data.data import load_dataset
-    from condensed_data.dataset import CondensedDataset
-    from condensed_data.evaluate import evaluate, evaluate_random_real
-    from condensed_data.hub import is_hub_cache
+    from condensed_data.dataset.condensed import CondensedDataset
+    from condensed_data.evaluate.protocol import evaluate, evaluate_random_real
+    from condensed_data.hub.client import is_hub_cache
 
     ds = CondensedDataset.from_pretrained(args.path)
     if args.write and is_hub_cache(ds.folder):
@@ -374,7 +374,7 @@ def _print_summary(m) -> None:
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    from condensed_data.hub import fetch_manifest
+    from condensed_data.hub.client import fetch_manifest
 
     m = fetch_manifest(args.path, revision=args.revision, cache_dir=args.cache_dir, token=args.token)
     if args.json:
@@ -385,7 +385,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_push(args: argparse.Namespace) -> int:
-    from condensed_data.hub import push_to_hub
+    from condensed_data.hub.client import push_to_hub
 
     result = push_to_hub(
         args.path,
@@ -400,8 +400,8 @@ def _cmd_push(args: argparse.Namespace) -> int:
 
 
 def _cmd_pull(args: argparse.Namespace) -> int:
-    from condensed_data.dataset import CondensedDataset
-    from condensed_data.hub import download
+    from condensed_data.dataset.condensed import CondensedDataset
+    from condensed_data.hub.client import download
 
     folder = download(
         args.repo_id,
@@ -417,8 +417,8 @@ def _cmd_pull(args: argparse.Namespace) -> int:
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
-    from condensed_data.card import save_preview
-    from condensed_data.dataset import CondensedDataset
+    from condensed_data.artifact.card import save_preview
+    from condensed_data.dataset.condensed import CondensedDataset
 
     ds = CondensedDataset.from_pretrained(args.path)
     images, labels = ds.tensors()
@@ -430,8 +430,8 @@ def _cmd_show(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from condensed_data.export import export_tensors, export_webdataset
-    from condensed_data.hub import is_hub_id
+    from condensed_data.hub.client import is_hub_id
+    from condensed_data.interop.export import export_tensors, export_webdataset
 
     local = not args.path.startswith("hf-hub:") and (Path(args.path).exists() or not is_hub_id(args.path))
     name = args.path.removeprefix("local-dir:").removeprefix("hf-hub:").rstrip("/")
@@ -452,8 +452,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_prior(args: argparse.Namespace) -> int:
+    from condensed_data.condense.priors import LDMPriorConfig, PriorConfig, train_gan_prior, train_ldm_prior
     from condensed_data.data import load_dataset
-    from condensed_data.prior import LDMPriorConfig, PriorConfig, train_gan_prior, train_ldm_prior
 
     options = {"batch_size": args.batch_size}
     if args.kind == "gan":
@@ -476,7 +476,7 @@ def _cmd_prior(args: argparse.Namespace) -> int:
 
 
 def _cmd_methods(args: argparse.Namespace) -> int:
-    from condensed_data.registry import method_info
+    from condensed_data.condense.registry import method_info
 
     infos = method_info(load=True)
     if not infos:
@@ -552,11 +552,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _shared_error(exc: BaseException) -> bool:
-    condense = sys.modules.get("condensed_data.condense")
+    condense = sys.modules.get("condensed_data.condense.driver")
     if isinstance(exc, FileExistsError):
         return True
     return condense is not None and isinstance(exc, condense.CondensationError)
-
-
-if __name__ == "__main__":  # pragma: no cover - `python -m condensed_data.cli` (used with accelerate launch/torchrun)
-    sys.exit(main())

@@ -18,9 +18,9 @@ from typing import Any
 
 import torch
 
-from condensed_data.artifact import read_artifact
-from condensed_data.hub import PushResult, push_to_hub, resolve
-from condensed_data.manifest import Manifest, Recipe
+from condensed_data.artifact.folder import read_artifact
+from condensed_data.artifact.manifest import Manifest, Recipe
+from condensed_data.hub.client import PushResult, push_to_hub, resolve
 from condensed_data.sources import Source, open_source
 
 __all__ = ["CondensedDataset"]
@@ -49,7 +49,7 @@ class CondensedDataset(torch.utils.data.Dataset):
 
     A sharded artifact (kind ``webdataset``, from ``condensed-data export --to webdataset``) loads too: its shards
     are read into memory once. To stream them instead (DDP ranks and workers each reading only their shards), use
-    :class:`condensed_data.streaming.CondensedIterableDataset`, which yields the same items.
+    :class:`condensed_data.dataset.streaming.CondensedIterableDataset`, which yields the same items.
 
     >>> ds = CondensedDataset("out/fashion-mnist-dm-ipc10")  # doctest: +SKIP
     >>> len(ds), ds.classes[:2]  # doctest: +SKIP
@@ -103,7 +103,7 @@ class CondensedDataset(torch.utils.data.Dataset):
 
         Which one ``name_or_path`` means: ``local-dir:PATH`` is always a folder and ``hf-hub:ORG/NAME`` always a
         Hub id; otherwise an existing local path wins, and a string shaped ``org/name`` is a Hub id
-        (:func:`condensed_data.hub.resolve`). A Hub set is downloaded through huggingface_hub's cache: only
+        (:func:`condensed_data.hub.client.resolve`). A Hub set is downloaded through huggingface_hub's cache: only
         ``condensed.json`` and the files it lists, so a later load needs no network (``HF_HUB_OFFLINE=1`` or
         ``local_files_only=True``). Every file's sha256 is checked against the manifest before use.
 
@@ -122,7 +122,7 @@ class CondensedDataset(torch.utils.data.Dataset):
                 latent-diffusion set (see the class).
 
         Raises:
-            condensed_data.hub.HubError: A subclass naming the problem (repository or revision not found, gated or
+            condensed_data.hub.client.HubError: A subclass naming the problem (repository or revision not found, gated or
                 unauthorized, not a condensed set, offline without a cached copy).
             ChecksumError: A file differs from its manifest entry (the message names it and the fix).
 
@@ -152,7 +152,7 @@ class CondensedDataset(torch.utils.data.Dataset):
     ) -> PushResult:
         """Upload this set's folder to the Hub dataset repository ``repo_id`` in one commit.
 
-        See :func:`condensed_data.hub.push_to_hub` (the folder is validated first; a dataset card and preview
+        See :func:`condensed_data.hub.client.push_to_hub` (the folder is validated first; a dataset card and preview
         are generated if missing). Returns the commit (``.commit_url``, ``.commit_sha``).
 
         >>> ds.push_to_hub("me/fmnist-dm-ipc10", private=True)  # doctest: +SKIP

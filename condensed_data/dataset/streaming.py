@@ -12,10 +12,10 @@ samples split alike over its workers, hence the same number of batches. Orders c
 
 Call ``set_epoch(e)`` before each epoch, as with ``DistributedSampler`` (the order of epoch ``e`` is the same in every
 run). The state (``state_dict()``: epoch and samples yielded) lets ``torchdata``'s ``StatefulDataLoader`` resume a
-stopped epoch exactly: see :func:`condensed_data.loading.stateful_loader`.
+stopped epoch exactly: see :func:`condensed_data.dataset.resumable.stateful_loader`.
 
 Shards are checked against the manifest's sha256 when the dataset is created (``verify=True``), and every member name
-of a shard is checked before any of its bytes are read (:class:`condensed_data.shards.ShardReader`).
+of a shard is checked before any of its bytes are read (:class:`condensed_data.interop.webdataset.ShardReader`).
 
 >>> ds = CondensedIterableDataset.from_pretrained("out/fmnist-wds", shuffle=True, seed=0)  # doctest: +SKIP
 >>> ds.set_epoch(3)  # doctest: +SKIP
@@ -31,11 +31,11 @@ from typing import Any
 
 import torch
 
-from condensed_data.artifact import ArtifactError, read_artifact
-from condensed_data.hub import resolve
-from condensed_data.manifest import Manifest, Recipe
+from condensed_data.artifact.folder import ArtifactError, read_artifact
+from condensed_data.artifact.manifest import Manifest, Recipe
+from condensed_data.hub.client import resolve
+from condensed_data.interop.webdataset import ShardIndex, ShardReader, read_index
 from condensed_data.seeding import derive_seed, make_generator
-from condensed_data.shards import ShardIndex, ShardReader, read_index
 
 __all__ = ["CondensedIterableDataset", "distributed_context", "epoch_order"]
 
@@ -78,7 +78,7 @@ class CondensedIterableDataset(torch.utils.data.IterableDataset):
     ``len(ds)`` is this rank's number of samples per epoch.
 
     Args:
-        folder: A sharded artifact folder (see :mod:`condensed_data.shards`; made by ``condensed-data export``).
+        folder: A sharded artifact folder (see :mod:`condensed_data.interop.webdataset`; made by ``condensed-data export``).
         shuffle: Permute the shard order and the samples within each shard, anew each epoch.
         seed: Base seed of the permutations.
         rank, world_size: This process's place among the DDP processes; default: ``torch.distributed``'s if it is
@@ -146,7 +146,7 @@ class CondensedIterableDataset(torch.utils.data.IterableDataset):
     ) -> CondensedIterableDataset:
         """Load from a local folder or a Hub dataset repository (resolved as ``CondensedDataset.from_pretrained``).
 
-        A Hub set is downloaded through huggingface_hub's cache (:func:`condensed_data.hub.download`): the manifest
+        A Hub set is downloaded through huggingface_hub's cache (:func:`condensed_data.hub.client.download`): the manifest
         first, then, from the same commit, the shards it lists; pin ``revision`` to a commit sha for
         reproducibility. ``kwargs`` go to the constructor (``shuffle``, ``seed``, ``rank``, ``world_size``,
         ``transform``, ``target_transform``, ``verify``, ``even_shares``).

@@ -236,7 +236,7 @@ def save_generator(
     weights were trained on, how) is recorded in ``config.json``.
 
     Callers that need atomicity write into a temporary folder and rename it (see
-    :func:`condensed_data.artifact.save_artifact`).
+    :func:`condensed_data.artifact.folder.save_artifact`).
     """
     from safetensors.torch import save_file
 

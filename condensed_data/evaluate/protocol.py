@@ -27,9 +27,9 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from condensed_data.augment import DSA
+from condensed_data.artifact.manifest import Evaluation
+from condensed_data.condense.augment import DSA
 from condensed_data.data import RealDataset
-from condensed_data.manifest import Evaluation
 from condensed_data.nn import get_network
 from condensed_data.runtime import PRECISIONS, autocast, precision_dtype
 from condensed_data.seeding import derive_seed, make_generator

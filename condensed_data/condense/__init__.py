@@ -1,0 +1,58 @@
+"""Training wing: making a condensed set.
+
+* :mod:`.method`: the method contract (:class:`Method`, :class:`MethodConfig`) and the DM-style recipes.
+* :mod:`.objectives`: how real and synthetic features are compared (DM, ATOM, ECHO) and DCGM's regularizers.
+* :mod:`.augment`: differentiable Siamese augmentation (DSA).
+* :mod:`.registry`: methods and objectives by name, from entry points.
+* :mod:`.driver`: :func:`condense`, the loop that runs any method and writes the artifact.
+* :mod:`.processes`: several processes through Accelerate (class- or data-sharded).
+* :mod:`.priors`: training the generative priors DCGM and LD3M start from.
+
+Exports are resolved on first use, so ``import condensed_data.condense.registry`` stays light.
+
+>>> from condensed_data.condense import CondenseConfig, condense, get_method
+"""
+
+from typing import TYPE_CHECKING
+
+from condensed_data._lazy import exports
+
+if TYPE_CHECKING:
+    from condensed_data.condense.driver import (
+        CondensationError,
+        CondensationInterrupted,
+        CondenseConfig,
+        CondenseResult,
+        condense,
+    )
+    from condensed_data.condense.method import Method, MethodConfig
+    from condensed_data.condense.objectives import Objective
+    from condensed_data.condense.registry import get_method, list_methods, method_info, register, unregister
+
+__all__ = [
+    "CondensationError",
+    "CondensationInterrupted",
+    "CondenseConfig",
+    "CondenseResult",
+    "Method",
+    "MethodConfig",
+    "Objective",
+    "condense",
+    "get_method",
+    "list_methods",
+    "method_info",
+    "register",
+    "unregister",
+]
+_EXPORTS = {
+    **dict.fromkeys(
+        ["CondenseConfig", "CondenseResult", "CondensationError", "CondensationInterrupted", "condense"],
+        "condensed_data.condense.driver",
+    ),
+    **dict.fromkeys(["Method", "MethodConfig"], "condensed_data.condense.method"),
+    "Objective": "condensed_data.condense.objectives",
+    **dict.fromkeys(
+        ["get_method", "list_methods", "method_info", "register", "unregister"], "condensed_data.condense.registry"
+    ),
+}
+__getattr__, __dir__ = exports(__name__, _EXPORTS)
