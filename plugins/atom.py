@@ -29,13 +29,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from condensed_data.condense.method import FeatureMatchingConfig, FeatureMatchingMethod, MethodConfig
+from condensed_data.condense.matching import PixelConfig, PixelMethod
+from condensed_data.condense.method import MethodConfig
 
 __all__ = ["ATOM", "ATOMConfig"]
 
 
 @dataclass
-class ATOMConfig(FeatureMatchingConfig):
+class ATOMConfig(PixelConfig):
     """ATOM's options (DataDAM's defaults, see the module docstring); the objective's own options (``power``,
     ``balance``, ``channel``) go in ``objective_options``."""
 
@@ -43,7 +44,7 @@ class ATOMConfig(FeatureMatchingConfig):
     objective: str = "atom"
 
 
-class ATOM(FeatureMatchingMethod):
+class ATOM(PixelMethod):
     """Attention mixer: spatial + channel attention of intermediate features plus an embedding term."""
 
     name: ClassVar[str] = "atom"

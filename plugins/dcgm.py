@@ -10,15 +10,17 @@ abstract (and a later paper's one-line description: "a class-conditional GAN wit
 were verified. Everything below beyond "conditional generator + per-image codes + a matching objective + intra- and
 inter-class losses" is our design, not the paper's, and the exact DCGM formulation may differ:
 
-- Representation: :class:`condensed_data.models.generator.ConditionalGenerator` (a DCGAN-style generator with group norm,
-  sigmoid output in pixel space [0, 1]) and codes ``z_{c,k}``, ``k < ipc``, initialized from ``N(0, I)``. Both the
+- Representation: :class:`condensed_data.condense.representations.GeneratorCodes`: a
+  :class:`condensed_data.models.generator.ConditionalGenerator` (a DCGAN-style generator with group norm, sigmoid
+  output in pixel space [0, 1]) and codes ``z_{c,k}``, ``k < ipc``, initialized from ``N(0, I)``. Both the
   generator and the codes are optimized. Images are ``G(z_{c,k}, c)``.
 - Start: a prior generator (``prior`` option: a folder from ``condensed-data prior --kind gan`` or a pretrained
   class-conditional generator in the same layout). Without one (``prior=""``), the generator starts from a random
   initialization (a warning says so); the tests on tiny data do that, real runs should not.
 - Loss per iteration, with one random network (frozen, ``net``; a fresh one every ``iters_per_net`` iterations),
   a real batch of ``batch_real`` images per class and one DSA draw per class shared by real and generated images:
-  ``L = L_match + lambda_intra * L_intra + lambda_inter * L_inter`` where
+  ``L = L_match + lambda_intra * L_intra + lambda_inter * L_inter`` (the matching loop,
+  :class:`condensed_data.condense.matching.MatchingMethod`, computes it for every recipe) where
   ``L_match`` is the objective's loss (``objective``: DM's class-mean embeddings by default, any registered
   objective: ``atom``, ``echo``), and, on the final embeddings ``h`` of the generated images,
   ``L_intra = sum_c mean_{i != j in c} cos(h_i, h_j)`` (:func:`condensed_data.condense.objectives.intra_class_loss`) and
@@ -49,28 +51,19 @@ materializes images on the fly (``mode="fixed"``: the condensed set; ``mode="fre
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import torch
 
-from condensed_data.condense.augment import DSA
-from condensed_data.condense.method import MethodConfig, RandomNetworkMethod
-from condensed_data.condense.objectives import inter_class_loss, intra_class_loss, make_objective
+from condensed_data.condense.matching import MatchingConfig, MatchingMethod
+from condensed_data.condense.method import MethodConfig, require_positive_ints
 from condensed_data.condense.priors import load_prior
-from condensed_data.data import RealDataset
-from condensed_data.models.generator import (
-    ConditionalGenerator,
-    ConditionalGeneratorConfig,
-    architecture_of,
-    save_codes,
-    save_generator,
-)
+from condensed_data.condense.representations import GeneratorCodes, Representation
+from condensed_data.models.generator import ConditionalGenerator, ConditionalGeneratorConfig
 from condensed_data.nn.init import build
-from condensed_data.sources.generator import GENERATOR_FOLDER
 
 __all__ = ["DCGM", "DCGMConfig"]
 
@@ -78,160 +71,68 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass
-class DCGMConfig(MethodConfig):
-    """DCGM's options (all defaults are ours; see the module docstring).
+class DCGMConfig(MatchingConfig):
+    """DCGM's options (all defaults are ours; see the module docstring); the matching loop's options are
+    :class:`~condensed_data.condense.matching.MatchingConfig`'s.
 
     Attributes:
         prior: Folder of the prior generator (``condensed-data prior``); ``""`` starts from a random generator.
-        objective: Matching objective: ``"dm"`` (default), ``"atom"``, ``"echo"``.
-        objective_options: Options of the objective.
         lambda_intra: Weight of the intra-class (diversity) loss; 0 disables it.
         lambda_inter: Weight of the inter-class (centre-gap) loss; 0 disables it.
         lr_gen: Adam learning rate of the generator.
         lr_codes: Adam learning rate of the per-image codes.
-        batch_real: Real images per class per iteration.
-        net: Architecture of the random feature extractor.
-        dsa_strategy: Siamese augmentation ops, ``"none"`` to disable.
-        iters_per_net: Iterations that share one random network.
         latent_dim, embed_dim, width: Generator sizes when there is no prior (a prior brings its own).
     """
 
-    prior: str = ""
-    objective: str = "dm"
-    objective_options: dict[str, Any] = dataclasses.field(default_factory=dict)
     lambda_intra: float = 10.0
     lambda_inter: float = 10.0
+    prior: str = ""
     lr_gen: float = 1e-3
     lr_codes: float = 5e-2
-    batch_real: int = 256
-    net: str = "convnet"
-    dsa_strategy: str = "color_crop_cutout_flip_scale_rotate"
-    iters_per_net: int = 1
     latent_dim: int = 64
     embed_dim: int = 32
     width: int = 32
 
     def __post_init__(self) -> None:
-        for name in ("lambda_intra", "lambda_inter"):
-            if not getattr(self, name) >= 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         for name in ("lr_gen", "lr_codes"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
-        for name in ("batch_real", "iters_per_net", "latent_dim", "embed_dim", "width"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-        make_objective(self.objective, self.objective_options)
+        require_positive_ints(self, "latent_dim", "embed_dim", "width")
+        super().__post_init__()
 
 
-class DCGM(RandomNetworkMethod):
+class DCGM(MatchingMethod):
     """A class-conditional generator and per-image codes, matched to real data under random networks."""
 
     name: ClassVar[str] = "dcgm"
     config_class: ClassVar[type[MethodConfig]] = DCGMConfig
-    kind: ClassVar[str] = "generator"
-    sharding: ClassVar[str] = "data"
+    representation_class: ClassVar[type[Representation]] = GeneratorCodes
     default_iterations: ClassVar[int] = 5000
 
-    def __init__(
-        self,
-        real: RealDataset,
-        *,
-        ipc: int,
-        config: MethodConfig | None = None,
-        device: torch.device | str = "cpu",
-        generator: torch.Generator,
-    ) -> None:
-        super().__init__(real, ipc=ipc, config=config, device=device, generator=generator)
-        cfg = self.config
-        k = real.num_classes
+    def build_representation(self, generator: torch.Generator) -> Representation:
+        cfg, real = self.config, self.real
+        shape = tuple(real.image_shape)
         if cfg.prior:
-            self.generator = load_prior(
-                Path(cfg.prior), num_classes=k, image_shape=tuple(real.image_shape), device=self.device
-            )
+            model = load_prior(Path(cfg.prior), num_classes=real.num_classes, image_shape=shape, device=self.device)
         else:
             logger.warning(
                 "dcgm: no prior given, starting from a randomly initialized generator; for real runs train one with "
                 "`condensed-data prior --kind gan --dataset %s` and pass --set prior=FOLDER",
                 real.name,
             )
-            gen_config = ConditionalGeneratorConfig(
-                num_classes=k,
-                image_shape=tuple(real.image_shape),
-                latent_dim=cfg.latent_dim,
-                embed_dim=cfg.embed_dim,
-                width=cfg.width,
-            )
-            self.generator = build(lambda: ConditionalGenerator(gen_config), generator=generator, device=self.device)
-        self.generator.train()
-        for p in self.generator.parameters():
-            p.requires_grad_(True)
-        latent_dim = int(self.generator.config.latent_dim)
-        self.codes = torch.randn((k * ipc, latent_dim), generator=generator).to(self.device).requires_grad_(True)
-        self.labels = torch.arange(k, device=self.device).repeat_interleave(ipc)
-        self.objective = make_objective(cfg.objective, cfg.objective_options)
-        self.dsa = None if cfg.dsa_strategy == "none" else DSA(cfg.dsa_strategy)
-        self.batch_real = min(cfg.batch_real, min(real.class_counts()))
-        self._real_groups = torch.arange(k, device=self.device).repeat_interleave(self.batch_real)
-        self._syn_groups = self.labels
-        self._share: torch.Tensor | None = None  # rows of the real batch this process keeps (data sharding)
-        self.terms: dict[str, float] = {}  # the last loss's parts, for logging and ablations
-
-    # -- the contract ------------------------------------------------------------------------------------------
-    def shard(self, index: int, count: int) -> None:
-        super().shard(index, count)
-        if self.batch_real < count:
-            raise ValueError(f"batch_real ({self.batch_real}) must be >= the number of processes ({count})")
-        mine = torch.tensor_split(torch.arange(self.batch_real), count)[index]
-        starts = torch.arange(self.real.num_classes) * self.batch_real
-        self._share = (starts.unsqueeze(1) + mine.unsqueeze(0)).flatten().to(self.device)
-
-    def parameters(self) -> list[torch.Tensor]:
-        return [self.codes, *self.generator.parameters()]
-
-    def make_optimizer(self) -> torch.optim.Optimizer:
-        return torch.optim.Adam(
-            [
-                {"params": [self.codes], "lr": self.config.lr_codes},
-                {"params": list(self.generator.parameters()), "lr": self.config.lr_gen},
-            ]
+            sizes = {"latent_dim": cfg.latent_dim, "embed_dim": cfg.embed_dim, "width": cfg.width}
+            gen_config = ConditionalGeneratorConfig(num_classes=real.num_classes, image_shape=shape, **sizes)
+            model = build(lambda: ConditionalGenerator(gen_config), generator=generator, device=self.device)
+        return GeneratorCodes(
+            real,
+            ipc=self.ipc,
+            generator_model=model,
+            lr_codes=cfg.lr_codes,
+            lr_generator=cfg.lr_gen,
+            provenance={"method": "dcgm", "prior": cfg.prior or None},
+            device=self.device,
+            generator=generator,
         )
 
-    def images(self) -> torch.Tensor:
-        """The generated images (pixel space, differentiable), ``ipc`` per class in class-major order."""
-        return self.generator(self.codes, self.labels)
-
-    def loss(self, *, iteration: int, generator: torch.Generator) -> torch.Tensor:
-        cfg = self.config
-        net = self.network(iteration, generator)
-        real = self.real.sample_per_class(self.batch_real, generator=generator)
-        real = self.real.normalize(real.flatten(0, 1).to(self.device))
-        syn = self.real.normalize(self.images())
-        real, syn = self.augment_pair(real, syn, generator)
-        if self._share is not None:
-            real = real.index_select(0, self._share)
-        feat_real, feat_syn = self.features(net, real, syn)
-        match = self.objective.compare(feat_real, feat_syn)
-        embedding = feat_syn[-1].flatten(2)  # every built-in objective ends its features with the embedding
-        loss = match
-        intra = inter = match.new_zeros(())
-        if cfg.lambda_intra:
-            intra = intra_class_loss(embedding)
-            loss = loss + cfg.lambda_intra * intra
-        if cfg.lambda_inter:
-            inter = inter_class_loss(embedding)
-            loss = loss + cfg.lambda_inter * inter
-        self.terms = {"match": float(match.detach()), "intra": float(intra.detach()), "inter": float(inter.detach())}
-        return loss
-
-    @torch.no_grad()
-    def synthetic(self) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.images().float().cpu(), self.labels.cpu()
-
-    def export(self, folder: Path) -> None:
-        """Write ``generator/`` (config, weights, codes): the artifact of kind ``generator``."""
-        target = Path(folder) / GENERATOR_FOLDER
-        provenance = {"method": "dcgm", "prior": self.config.prior or None}
-        save_generator(target, self.generator, architecture=architecture_of(self.generator), provenance=provenance)
-        save_codes(target, self.codes, self.labels)
+    def make_optimizer(self) -> torch.optim.Optimizer:
+        return torch.optim.Adam(self.representation.param_groups())

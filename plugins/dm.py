@@ -20,21 +20,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from condensed_data.condense.method import FeatureMatchingConfig, FeatureMatchingMethod, MethodConfig
+from condensed_data.condense.matching import PixelConfig, PixelMethod
+from condensed_data.condense.method import MethodConfig
 
 __all__ = ["DM", "DMConfig"]
 
 
 @dataclass
-class DMConfig(FeatureMatchingConfig):
-    """DM's options; the defaults are the reference's (see :class:`FeatureMatchingConfig` for each field).
+class DMConfig(PixelConfig):
+    """DM's options; the defaults are the reference's (see :class:`~condensed_data.condense.matching.PixelConfig` for each field).
 
     ``objective`` defaults to ``"dm"`` (class-mean embeddings); ``--objective echo`` or ``atom`` keeps DM's other
     defaults and swaps the comparison.
     """
 
 
-class DM(FeatureMatchingMethod):
+class DM(PixelMethod):
     """Distribution matching: class-mean embeddings of real and synthetic images under random ConvNets."""
 
     name: ClassVar[str] = "dm"

@@ -39,13 +39,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from condensed_data.condense.method import FeatureMatchingConfig, FeatureMatchingMethod, MethodConfig
+from condensed_data.condense.matching import PixelConfig, PixelMethod
+from condensed_data.condense.method import MethodConfig
 
 __all__ = ["ECHO", "ECHOConfig"]
 
 
 @dataclass
-class ECHOConfig(FeatureMatchingConfig):
+class ECHOConfig(PixelConfig):
     """ECHO/M3D's options (see the module docstring); kernel options go in ``objective_options``."""
 
     lr_img: float = 100.0
@@ -55,7 +56,7 @@ class ECHOConfig(FeatureMatchingConfig):
     iters_per_net: int = 5
 
 
-class ECHO(FeatureMatchingMethod):
+class ECHO(PixelMethod):
     """Higher-order distribution matching: per-class Gaussian-kernel MMD of random-network embeddings."""
 
     name: ClassVar[str] = "echo"

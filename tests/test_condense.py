@@ -6,7 +6,7 @@ from condensed_data_plugins.dm import DM
 from condensed_data import CondensedDataset
 from condensed_data.artifact.folder import read_artifact
 from condensed_data.condense.driver import CondensationError, CondenseConfig, checkpoint_path, condense
-from condensed_data.condense.method import FeatureMatchingConfig
+from condensed_data.condense.matching import PixelConfig
 from condensed_data.condense.registry import UnknownMethodError, register, unregister
 from condensed_data.evaluate.protocol import EvalConfig
 from condensed_data.testing import tiny_real_dataset
@@ -90,7 +90,7 @@ def test_unknown_method_and_bad_ipc(tiny, tmp_path):
 
 
 @dataclass
-class _ExplodingConfig(FeatureMatchingConfig):
+class _ExplodingConfig(PixelConfig):
     explode_at: int = 3
 
 

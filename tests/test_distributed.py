@@ -61,8 +61,8 @@ def test_class_shards_add_up_to_the_full_step(count, single_thread):
         part_loss.backward()
         total += float(part_loss.detach())
         rows = slice(part.shard_classes.start * 2, part.shard_classes.stop * 2)
-        grad = part.pixels.images.grad
-        assert torch.allclose(grad[rows], full.pixels.images.grad[rows], atol=1e-6)
+        grad = part.representation.normalized.grad
+        assert torch.allclose(grad[rows], full.representation.normalized.grad[rows], atol=1e-6)
         outside = torch.ones(6, dtype=torch.bool)
         outside[rows] = False
         assert not grad[outside].any()

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from condensed_data.condense.method import FeatureMatchingConfig
+from condensed_data.condense.matching import PixelConfig
 from condensed_data.condense.objectives import (
     AttentionMixer,
     KernelMMD,
@@ -134,9 +134,9 @@ def test_make_objective_errors_name_the_fix():
         AttentionMixer(power=0)
     # A method config checks its objective when it is built, not at the first iteration.
     with pytest.raises(ValueError, match="unknown objective"):
-        FeatureMatchingConfig(objective="nope")
+        PixelConfig(objective="nope")
     with pytest.raises(ValueError, match="iters_per_net"):
-        FeatureMatchingConfig(iters_per_net=0)
+        PixelConfig(iters_per_net=0)
 
 
 def test_objective_options_round_trip_through_json():

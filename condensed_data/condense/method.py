@@ -5,9 +5,10 @@ A method owns the synthetic parameters (its *representation*) and computes one i
 progress, checks for NaN, checkpoints, evaluation and export. Plugins register a :class:`Method` subclass under
 the entry-point group ``condensed_data.methods``; :func:`condensed_data.testing.check_method` checks one.
 
-Most distribution-matching methods differ only in how they compare real and synthetic features (their
-*objective*, :mod:`condensed_data.condense.objectives`); they subclass :class:`FeatureMatchingMethod` and name an objective
-in their config, or override :meth:`FeatureMatchingMethod.build_objective` to bring their own.
+The built-in methods are recipes over one matching loop (:class:`condensed_data.condense.matching.MatchingMethod`):
+a *representation* (:mod:`condensed_data.condense.representations`), an *objective*
+(:mod:`condensed_data.condense.objectives`), regularizers and defaults. A method that works otherwise (a trajectory
+matcher, say) implements this contract directly.
 
 Several processes: a method says how a run may be split over processes with :attr:`Method.sharding`, and the
 driver calls :meth:`Method.shard` once before the first iteration of a multi-process run (see
@@ -29,22 +30,11 @@ from typing import Any, ClassVar
 
 import torch
 
-from condensed_data.condense.augment import DSA
-from condensed_data.condense.objectives import Objective, make_objective
 from condensed_data.condense.processes import class_block
 from condensed_data.data import RealDataset
-from condensed_data.nn import get_network
-from condensed_data.seeding import make_generator
 from condensed_data.sources.tensors import save_tensors
 
-__all__ = [
-    "MethodConfig",
-    "Method",
-    "PixelSet",
-    "FeatureMatchingConfig",
-    "RandomNetworkMethod",
-    "FeatureMatchingMethod",
-]
+__all__ = ["MethodConfig", "Method", "require_positive_ints"]
 
 
 @dataclass
@@ -68,6 +58,20 @@ class MethodConfig:
             if f.name in data:
                 _check_type(f, data[f.name])
         return cls(**data)
+
+
+def require_positive_ints(config: Any, *names: str) -> None:
+    """Raise ``ValueError`` naming the first of the fields ``names`` of ``config`` that is not an integer >= 1.
+
+    >>> from types import SimpleNamespace
+    >>> require_positive_ints(SimpleNamespace(steps=0), "steps")
+    Traceback (most recent call last):
+    ValueError: steps must be an integer >= 1, got 0
+    """
+    for name in names:
+        value = getattr(config, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
 
 
 _KINDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string", dict: "a group of options"}
@@ -203,247 +207,3 @@ class Method(ABC):
         """Write the artifact's data files into ``folder`` (default: ``images.safetensors``, kind ``tensors``)."""
         images, labels = self.synthetic()
         save_tensors(folder, images, labels)
-
-
-class PixelSet:
-    """Learnable synthetic images, ``ipc`` per class in class-major order, held in normalized space.
-
-    Args:
-        real: Real data to initialize from and to take normalization and shape from.
-        ipc: Images per class.
-        init: ``"real"`` (random real images of each class, as DM does) or ``"noise"`` (standard normal).
-        device: Where the images live.
-        generator: Source of the random choices.
-    """
-
-    def __init__(
-        self, real: RealDataset, *, ipc: int, init: str, device: torch.device, generator: torch.Generator
-    ) -> None:
-        k = real.num_classes
-        if init == "real":
-            images = real.normalize(real.sample_per_class(ipc, generator=generator).flatten(0, 1))
-        elif init == "noise":
-            images = torch.randn((k * ipc, *real.image_shape), generator=generator)
-        else:
-            raise ValueError(f"init must be 'real' or 'noise', got {init!r}")
-        self.real = real
-        self.images = images.to(device).requires_grad_(True)
-        self.labels = torch.arange(k, device=device).repeat_interleave(ipc)
-
-    def pixels(self) -> torch.Tensor:
-        """Detached pixel-space copy on the CPU."""
-        return self.real.denormalize(self.images.detach()).cpu()
-
-
-@dataclass
-class FeatureMatchingConfig(MethodConfig):
-    """Options shared by methods that match features of real and synthetic images under random networks.
-
-    Attributes:
-        lr_img: SGD learning rate on the synthetic images (normalized space).
-        momentum: SGD momentum on the synthetic images.
-        batch_real: Real images per class per iteration.
-        init: ``"real"`` or ``"noise"``.
-        net: Architecture of the random feature extractor (see :func:`condensed_data.nn.list_networks`).
-        dsa_strategy: Siamese augmentation ops, ``"none"`` to disable.
-        objective: How features are compared: ``"dm"``, ``"atom"`` or ``"echo"`` (see
-            :mod:`condensed_data.condense.objectives`).
-        objective_options: Options of the objective (e.g. ``{"power": 4}`` for ``atom``); its defaults otherwise.
-        iters_per_net: Iterations that share one random network (M3D's "iteration per random model"; DM: 1).
-    """
-
-    lr_img: float = 1.0
-    momentum: float = 0.5
-    batch_real: int = 256
-    init: str = "real"
-    net: str = "convnet"
-    dsa_strategy: str = "color_crop_cutout_flip_scale_rotate"
-    objective: str = "dm"
-    objective_options: dict[str, Any] = dataclasses.field(default_factory=dict)
-    iters_per_net: int = 1
-
-    def __post_init__(self) -> None:
-        if self.lr_img <= 0:
-            raise ValueError(f"lr_img must be > 0, got {self.lr_img}")
-        if not 0 <= self.momentum < 1:
-            raise ValueError(f"momentum must be in [0, 1), got {self.momentum}")
-        if self.batch_real < 1:
-            raise ValueError(f"batch_real must be >= 1, got {self.batch_real}")
-        if self.init not in ("real", "noise"):
-            raise ValueError(f"init must be 'real' or 'noise', got {self.init!r}")
-        if not isinstance(self.iters_per_net, int) or self.iters_per_net < 1:
-            raise ValueError(f"iters_per_net must be an integer >= 1, got {self.iters_per_net!r}")
-        make_objective(self.objective, self.objective_options)  # named errors now, not at the first iteration
-
-
-class RandomNetworkMethod(Method):
-    """A method that compares real and synthetic batches under randomly initialized, frozen networks.
-
-    It provides what DM-style methods share whatever they optimize: the random network of each iteration (a fresh
-    one every ``iters_per_net`` iterations, rebuilt from its seed after a resume), one Siamese DSA draw per class
-    (:meth:`augment_pair`) and the per-class features of both batches (:meth:`features`). Subclasses set
-    ``self.dsa``, ``self.batch_real``, ``self._real_groups`` and ``self._syn_groups`` (the class of every real and
-    synthetic image) and ``self.objective``; their config has ``net`` and ``iters_per_net``.
-    """
-
-    REAL_CHUNK: ClassVar[int] = 512
-    objective: Objective
-    dsa: DSA | None
-    batch_real: int
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._net: torch.nn.Module | None = None
-        self._net_seed: int | None = None
-
-    def state_dict(self) -> dict[str, torch.Tensor]:
-        state = super().state_dict()
-        if self.config.iters_per_net > 1:
-            # The shared network is rebuilt from its seed, so a run resumed mid-way keeps using the same one.
-            state["net_seed"] = torch.tensor(-1 if self._net_seed is None else self._net_seed)
-        return state
-
-    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        state = dict(state)
-        seed = state.pop("net_seed", None)
-        super().load_state_dict(state)
-        self._net = None
-        self._net_seed = None if seed is None or int(seed) < 0 else int(seed)
-
-    def own_rows(self) -> slice:
-        """After a shard by classes: this process's rows of the class-major synthetic set (``ipc`` per class).
-
-        Also checks that the network keeps classes apart (no batch statistics) and restricts the real batch's
-        classes (``_real_groups``) to :attr:`shard_classes`.
-
-        Raises:
-            ValueError: the network normalizes with batch statistics, which mix the classes of a batch.
-        """
-        net = self.random_network(make_generator(0))
-        if any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in net.modules()):
-            raise ValueError(
-                f"net={self.config.net!r} uses batch statistics, which mix the classes of a batch, so its loss cannot "
-                "be split by classes over processes; use an instance-norm network (the default convnet) or one process"
-            )
-        own = self.shard_classes
-        self._real_groups = torch.arange(own.start, own.stop, device=self.device).repeat_interleave(self.batch_real)
-        return slice(own.start * self.ipc, own.stop * self.ipc)
-
-    def random_network(self, generator: torch.Generator) -> torch.nn.Module:
-        """A freshly initialized, frozen feature extractor."""
-        c, h, w = self.real.image_shape
-        net = get_network(
-            self.config.net,
-            channels=c,
-            num_classes=self.real.num_classes,
-            image_size=(h, w),
-            generator=generator,
-            device=self.device,
-        )
-        net.train()
-        for p in net.parameters():
-            p.requires_grad_(False)
-        return net
-
-    def network(self, iteration: int, generator: torch.Generator) -> torch.nn.Module:
-        """The random network of ``iteration``: drawn from ``generator`` every ``iters_per_net`` iterations."""
-        every = self.config.iters_per_net
-        if every == 1:
-            return self.random_network(generator)
-        if iteration % every == 0 or self._net_seed is None:
-            self._net_seed = int(torch.randint(0, 2**62, (), generator=generator))
-            self._net = None
-        if self._net is None:
-            self._net = self.random_network(make_generator(self._net_seed))
-        return self._net
-
-    def augment_pair(
-        self, real: torch.Tensor, syn: torch.Tensor, generator: torch.Generator
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Apply one DSA draw per class to that class's real and synthetic images alike."""
-        if self.dsa is None:
-            return real, syn
-        # One draw for every class, even when sharded: every process consumes the same random stream.
-        draw = self.dsa.draw(self.real.num_classes, image_size=tuple(real.shape[-2:]), generator=generator)
-        return self.dsa.apply(real, draw, group=self._real_groups), self.dsa.apply(syn, draw, group=self._syn_groups)
-
-    def features(
-        self, net: torch.nn.Module, real: torch.Tensor, syn: torch.Tensor
-    ) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
-        """The objective's per-class features ``(K, B, ...)`` of class-major ``real`` (no gradient) and ``syn``.
-
-        ``syn`` holds ``ipc`` images of each of its ``K`` classes; ``real`` the same classes, equally many each.
-        """
-        k = syn.shape[0] // self.ipc
-        features = self.objective.features
-        with torch.no_grad():
-            # Chunks keep activation buffers small: one 2560-image forward pass is memory-bound on CPUs.
-            chunks = [features(net, chunk) for chunk in real.split(self.REAL_CHUNK)]
-            feat_real = tuple(torch.cat(parts).unflatten(0, (k, -1)) for parts in zip(*chunks, strict=True))
-        feat_syn = tuple(f.unflatten(0, (k, -1)) for f in features(net, syn))
-        return feat_real, feat_syn
-
-
-class FeatureMatchingMethod(RandomNetworkMethod):
-    """Pixels optimized so that random networks see the same class statistics in real and synthetic batches.
-
-    Every iteration takes a randomly initialized network (frozen; a fresh one every ``iters_per_net``
-    iterations), a real batch of ``batch_real`` images per class, and one DSA draw per class applied to that
-    class's real *and* synthetic images (Siamese). All classes go through the network in one forward pass for real
-    images (in chunks, without gradients) and one for synthetic images; the objective (:meth:`build_objective`,
-    by default the one the config names) turns the per-class features into the loss.
-    """
-
-    config_class: ClassVar[type[MethodConfig]] = FeatureMatchingConfig
-    sharding: ClassVar[str] = "classes"
-
-    def __init__(
-        self,
-        real: RealDataset,
-        *,
-        ipc: int,
-        config: MethodConfig | None = None,
-        device: torch.device | str = "cpu",
-        generator: torch.Generator,
-    ) -> None:
-        super().__init__(real, ipc=ipc, config=config, device=device, generator=generator)
-        cfg = self.config
-        self.objective = self.build_objective()
-        self.pixels = PixelSet(real, ipc=ipc, init=cfg.init, device=self.device, generator=generator)
-        self.dsa = None if cfg.dsa_strategy == "none" else DSA(cfg.dsa_strategy)
-        self.batch_real = min(cfg.batch_real, min(real.class_counts()))
-        k = real.num_classes
-        self._real_groups = torch.arange(k, device=self.device).repeat_interleave(self.batch_real)
-        self._syn_groups = self.pixels.labels
-        self._rows: slice | None = None  # this process's rows of the images when sharded by classes
-
-    def shard(self, index: int, count: int) -> None:
-        super().shard(index, count)
-        self._rows = self.own_rows()
-        self._syn_groups = self.pixels.labels[self._rows]
-
-    def build_objective(self) -> Objective:
-        """The objective this method optimizes; override to plug in one of your own."""
-        return make_objective(self.config.objective, self.config.objective_options)
-
-    def parameters(self) -> list[torch.Tensor]:
-        return [self.pixels.images]
-
-    def make_optimizer(self) -> torch.optim.Optimizer:
-        return torch.optim.SGD(self.parameters(), lr=self.config.lr_img, momentum=self.config.momentum)
-
-    def synthetic(self) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.pixels.pixels(), self.pixels.labels.cpu()
-
-    def loss(self, *, iteration: int, generator: torch.Generator) -> torch.Tensor:
-        net = self.network(iteration, generator)
-        keep = None if self._rows is None else self.shard_classes
-        real = self.real.sample_per_class(self.batch_real, generator=generator, keep=keep)
-        real = self.real.normalize(real.flatten(0, 1).to(self.device))
-        syn = self.pixels.images if self._rows is None else self.pixels.images[self._rows]
-        real, syn = self.augment_pair(real, syn, generator)
-        return self.match(net, real, syn)
-
-    def match(self, net: torch.nn.Module, real: torch.Tensor, syn: torch.Tensor) -> torch.Tensor:
-        """The objective's loss for class-major batches ``real`` (``batch_real`` per class) and ``syn``."""
-        return self.objective.compare(*self.features(net, real, syn))

@@ -44,7 +44,7 @@ def test_loss_equals_the_per_class_attention_formula():
     for c in range(3):
         r = obj.features(net, method.dsa.apply(batch[c], draw, group=torch.full((5,), c)))
         s = obj.features(
-            net, method.dsa.apply(method.pixels.images[2 * c : 2 * c + 2], draw, group=torch.full((2,), c))
+            net, method.dsa.apply(method.representation.normalized[2 * c : 2 * c + 2], draw, group=torch.full((2,), c))
         )
         diffs = [(a.mean(0) - b.mean(0)).pow(2).sum() for a, b in zip(r, s, strict=True)]
         expected = expected + 100 * (sum(diffs[:-1]) + 0.01 * diffs[-1])

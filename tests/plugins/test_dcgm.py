@@ -133,7 +133,7 @@ def test_prior_is_saved_as_config_and_safetensors(prior):
 def test_condensation_starts_from_the_prior(prior):
     method = _method(prior=str(prior))
     loaded = load_generator(prior)
-    for a, b in zip(method.generator.parameters(), loaded.parameters(), strict=True):
+    for a, b in zip(method.representation.generator.parameters(), loaded.parameters(), strict=True):
         assert torch.equal(a, b)
     with pytest.raises(GeneratorError, match=r"3 classes.*data has 4 classes.*condensed-data prior"):
         _method(tiny_real_dataset(classes=4), prior=str(prior))

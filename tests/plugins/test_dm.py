@@ -47,7 +47,7 @@ def test_one_forward_pass_equals_the_reference_per_class_loop():
     expected = torch.zeros(())
     for c in range(3):
         r = method.dsa.apply(batch[c], draw, group=torch.full((5,), c))
-        s = method.dsa.apply(method.pixels.images[2 * c : 2 * c + 2], draw, group=torch.full((2,), c))
+        s = method.dsa.apply(method.representation.normalized[2 * c : 2 * c + 2], draw, group=torch.full((2,), c))
         expected = expected + (net.embed(r).mean(0) - net.embed(s).mean(0)).pow(2).sum()
     assert torch.allclose(loss, expected, rtol=1e-4, atol=1e-5)
 
@@ -55,7 +55,7 @@ def test_one_forward_pass_equals_the_reference_per_class_loop():
 def test_gradient_reaches_every_synthetic_image():
     method = DM(tiny_real_dataset(), ipc=2, config=DMConfig(batch_real=8), generator=make_generator(0))
     method.loss(iteration=0, generator=make_generator(1)).backward()
-    grad = method.pixels.images.grad
+    grad = method.representation.normalized.grad
     assert grad is not None and (grad.flatten(1).abs().sum(1) > 0).all()
 
 

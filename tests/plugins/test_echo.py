@@ -62,7 +62,7 @@ def test_resuming_inside_a_network_block_reuses_that_network():
 def test_one_batched_step_equals_m3d_per_class_steps_without_momentum():
     """M3D steps once per class; the batched step on the summed loss moves every class's images identically."""
     method = _method(momentum=0.0, lr_img=5.0)
-    start = method.pixels.images.detach().clone()
+    start = method.representation.normalized.detach().clone()
     g = make_generator(1)
     net = method.network(0, g)
     batch = method.real.normalize(method.real.sample_per_class(6, generator=g))
@@ -71,7 +71,7 @@ def test_one_batched_step_equals_m3d_per_class_steps_without_momentum():
     optimizer = method.make_optimizer()
     method.loss(iteration=0, generator=make_generator(1)).backward()
     optimizer.step()
-    batched = method.pixels.images.detach().clone()
+    batched = method.representation.normalized.detach().clone()
 
     images = start.clone().requires_grad_(True)  # the reference: one SGD step per class, in class order
     per_class = torch.optim.SGD([images], lr=5.0, momentum=0.0)

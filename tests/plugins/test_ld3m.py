@@ -3,7 +3,7 @@ import shutil
 
 import pytest
 import torch
-from condensed_data_plugins.ld3m import LD3M, LD3MConfig, two_stage
+from condensed_data_plugins.ld3m import LD3M, LD3MConfig
 from helpers import accuracy_vs_random_real, make_artifact, make_tiny_dit, optimize
 
 from condensed_data.artifact.folder import ArtifactError
@@ -11,6 +11,7 @@ from condensed_data.cli import main
 from condensed_data.condense.driver import CondenseConfig, condense
 from condensed_data.condense.priors import LDMPriorConfig, train_ldm_prior
 from condensed_data.condense.registry import get_method
+from condensed_data.condense.representations import two_stage
 from condensed_data.dataset.condensed import CondensedDataset
 from condensed_data.interop.export import export_tensors
 from condensed_data.models.diffusion import DiffusionError, load_diffusion, skip_ddim, skip_weights
@@ -106,7 +107,7 @@ def test_gradients_reach_latents_and_class_embeddings_through_the_steps(prior):
     for skip in (True, False):
         method = _method(prior, steps=4, skip=skip)
         method.loss(iteration=0, generator=make_generator(1)).backward()
-        for p in (method.latents, method.conditioning):
+        for p in (method.representation.latents, method.representation.conditioning):
             assert p.grad is not None and p.grad.abs().sum() > 0 and torch.isfinite(p.grad).all()
 
 
@@ -115,7 +116,7 @@ def test_any_registered_objective(prior):
         method = _method(prior, objective=objective)
         loss = method.loss(iteration=0, generator=make_generator(1))
         loss.backward()
-        assert torch.isfinite(loss) and method.latents.grad.abs().sum() > 0
+        assert torch.isfinite(loss) and method.representation.latents.grad.abs().sum() > 0
         assert method.objective.name == objective
 
 
@@ -124,21 +125,24 @@ def test_chunks_and_checkpointing_do_not_change_the_gradient(prior):
     for chunk, checkpointing in ((4, True), (6, False)):
         method = _method(prior, chunk=chunk, checkpointing=checkpointing)
         method.loss(iteration=0, generator=make_generator(1)).backward()
-        grads.append((method.latents.grad, method.conditioning.grad))
+        grads.append((method.representation.latents.grad, method.representation.conditioning.grad))
     for a, b in zip(*grads, strict=True):
         assert torch.allclose(a, b, rtol=1e-4, atol=1e-6)
 
 
 def test_latents_start_from_encoded_real_images_and_class_rows(prior):
     method = _method(prior)
-    rows = method.model.class_conditioning(torch.tensor([0, 0, 1, 1, 2, 2]))
-    assert torch.equal(method.conditioning.detach(), rows)
+    rows = method.representation.model.class_conditioning(torch.tensor([0, 0, 1, 1, 2, 2]))
+    assert torch.equal(method.representation.conditioning.detach(), rows)
     assert not torch.equal(rows[0], rows[2])  # classes are told apart by their rows
-    assert method.latents.shape[1:] == method.model.latent_shape
+    assert method.representation.latents.shape[1:] == method.representation.model.latent_shape
     with pytest.raises(ValueError, match="condensed-data prior --kind ldm"):
         LD3M(tiny_real_dataset(), ipc=1, config=LD3MConfig(), generator=make_generator(0))
     mapped = _method(prior, class_ids=[2, 1, 0])  # the model's class of each data class (e.g. ImageNet ids)
-    assert torch.equal(mapped.conditioning.detach(), method.model.class_conditioning(torch.tensor([2, 2, 1, 1, 0, 0])))
+    assert torch.equal(
+        mapped.representation.conditioning.detach(),
+        method.representation.model.class_conditioning(torch.tensor([2, 2, 1, 1, 0, 0])),
+    )
     with pytest.raises(ValueError, match="class_ids has 2 ids but the data has 3 classes"):
         _method(prior, class_ids=[0, 1])
     with pytest.raises(DiffusionError, match=r"class ids must lie in \[0, 4\)"):
@@ -269,8 +273,8 @@ def test_external_dit_with_its_vae_condenses_and_loads(dit_folder, tmp_path):
         tiny_real_dataset(), ipc=1, config=LD3MConfig(**options), generator=make_generator(0)
     )  # gradients reach every block's class vector
     method.loss(iteration=0, generator=make_generator(1)).backward()
-    dims = [t.embedding_dim for t in method.model._tables]
-    for part in method.conditioning.grad.split(dims, dim=1):
+    dims = [t.embedding_dim for t in method.representation.model._tables]
+    for part in method.representation.conditioning.grad.split(dims, dim=1):
         assert part.abs().sum() > 0
 
 

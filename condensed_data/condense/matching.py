@@ -1,0 +1,300 @@
+"""The one matching loop: representations compared with real data under random networks (training wing).
+
+Every built-in method is a recipe over :class:`MatchingMethod`: a representation
+(:mod:`condensed_data.condense.representations`: what is optimized and how it becomes images), an objective
+(:mod:`condensed_data.condense.objectives`: how features are compared), regularizers and defaults. One iteration:
+
+1. the random network of the iteration (frozen; a fresh one every ``iters_per_net`` iterations, rebuilt from its
+   seed after a resume);
+2. a real batch of ``batch_real`` images of each class (of this process's classes when sharded by classes);
+3. the representation's images of the same classes (any number per class), differentiable;
+4. one DSA draw per class applied to that class's real *and* synthetic images (Siamese);
+5. the objective's features of both batches (real ones in chunks, without gradients), regrouped per class, and its
+   loss; plus DCGM's intra- and inter-class regularizers on the synthetic embeddings, weighted by
+   ``lambda_intra`` / ``lambda_inter`` (0, off, for every recipe but DCGM).
+
+With an instance-norm network (no batch statistics) all classes share one forward pass and the loss is a sum of
+per-class terms, which is what lets a run split its classes over processes.
+
+>>> from condensed_data.condense.registry import get_method
+>>> issubclass(get_method("dm"), MatchingMethod), get_method("dm").representation_class.__name__
+(True, 'Pixels')
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+
+from condensed_data.condense.augment import DSA
+from condensed_data.condense.method import Method, MethodConfig, require_positive_ints
+from condensed_data.condense.objectives import Objective, inter_class_loss, intra_class_loss, make_objective
+from condensed_data.condense.representations import Pixels, Representation
+from condensed_data.condense.representations.pixels import INITS
+from condensed_data.data import RealDataset
+from condensed_data.nn import get_network
+from condensed_data.seeding import make_generator
+
+__all__ = ["MatchingConfig", "MatchingMethod", "PixelConfig", "PixelMethod"]
+
+
+@dataclass
+class MatchingConfig(MethodConfig):
+    """Options of the matching loop, shared by every recipe over it.
+
+    Attributes:
+        objective: How features are compared: a registered objective (``"dm"``, ``"atom"``, ``"echo"``, ...).
+        objective_options: Options of the objective (e.g. ``{"power": 4}`` for ``atom``); its defaults otherwise.
+        batch_real: Real images per class per iteration.
+        net: Architecture of the random feature extractor (see :func:`condensed_data.nn.list_networks`).
+        dsa_strategy: Siamese augmentation ops, ``"none"`` to disable.
+        iters_per_net: Iterations that share one random network (M3D's "iteration per random model"; DM: 1).
+        lambda_intra: Weight of the intra-class (diversity) regularizer; 0 disables it.
+        lambda_inter: Weight of the inter-class (centre-gap) regularizer; 0 disables it. It couples the classes,
+            so a run with it cannot be split by classes over processes.
+    """
+
+    objective: str = "dm"
+    objective_options: dict[str, Any] = dataclasses.field(default_factory=dict)
+    batch_real: int = 256
+    net: str = "convnet"
+    dsa_strategy: str = "color_crop_cutout_flip_scale_rotate"
+    iters_per_net: int = 1
+    lambda_intra: float = 0.0
+    lambda_inter: float = 0.0
+
+    def __post_init__(self) -> None:
+        require_positive_ints(self, "batch_real", "iters_per_net")
+        for name in ("lambda_intra", "lambda_inter"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        make_objective(self.objective, self.objective_options)  # named errors now, not at the first iteration
+
+
+class MatchingMethod(Method):
+    """A representation matched to real data under random networks by an objective (see the module docstring).
+
+    A recipe subclass sets ``name``, ``config_class`` (a :class:`MatchingConfig`), ``representation_class`` (its
+    ``kind`` and ``sharding`` become the method's) and implements :meth:`build_representation` and
+    :meth:`make_optimizer`; it may override :meth:`build_objective` to bring its own objective.
+
+    Attributes:
+        representation: What is optimized.
+        objective: How features are compared.
+        terms: The last loss's parts (``match`` and each active regularizer), for logging and ablations.
+    """
+
+    config_class: ClassVar[type[MethodConfig]] = MatchingConfig
+    representation_class: ClassVar[type[Representation]]
+    REAL_CHUNK: ClassVar[int] = 512
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        representation = cls.__dict__.get("representation_class")
+        if representation is not None:
+            cls.kind, cls.sharding = representation.kind, representation.sharding
+
+    def __init__(
+        self,
+        real: RealDataset,
+        *,
+        ipc: int,
+        config: MethodConfig | None = None,
+        device: torch.device | str = "cpu",
+        generator: torch.Generator,
+    ) -> None:
+        super().__init__(real, ipc=ipc, config=config, device=device, generator=generator)
+        cfg = self.config
+        self.objective = self.build_objective()
+        self.representation = self.build_representation(generator)
+        self.dsa = None if cfg.dsa_strategy == "none" else DSA(cfg.dsa_strategy)
+        self.batch_real = min(cfg.batch_real, min(real.class_counts()))
+        self._real_groups = torch.arange(real.num_classes, device=self.device).repeat_interleave(self.batch_real)
+        self._share: torch.Tensor | None = None  # rows of the real batch this process keeps (data sharding)
+        self._net: torch.nn.Module | None = None
+        self._net_seed: int | None = None
+        self.terms: dict[str, float] = {}
+
+    # -- what a recipe provides --------------------------------------------------------------------------------
+    @abstractmethod
+    def build_representation(self, generator: torch.Generator) -> Representation:
+        """The representation, initialized from ``self.real``; every random draw comes from ``generator``."""
+
+    def build_objective(self) -> Objective:
+        """The objective this method optimizes (default: the one the config names); override to bring your own."""
+        return make_objective(self.config.objective, self.config.objective_options)
+
+    def regularizers(self) -> list[tuple[str, float, Callable[[torch.Tensor], torch.Tensor]]]:
+        """``(name, weight, loss of the per-class embeddings (K, M, D))`` of every active regularizer."""
+        cfg = self.config
+        candidates = (("intra", cfg.lambda_intra, intra_class_loss), ("inter", cfg.lambda_inter, inter_class_loss))
+        return [c for c in candidates if c[1]]
+
+    # -- the method contract -----------------------------------------------------------------------------------
+    def parameters(self) -> list[torch.Tensor]:
+        return self.representation.parameters()
+
+    def synthetic(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.representation.pixels()
+
+    def export(self, folder: Any) -> None:
+        self.representation.export(folder)
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        state = {**super().state_dict(), **self.representation.extra_state()}
+        if self.config.iters_per_net > 1:
+            # The shared network is rebuilt from its seed, so a run resumed mid-way keeps using the same one.
+            state["net_seed"] = torch.tensor(-1 if self._net_seed is None else self._net_seed)
+        return state
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        state = dict(state)
+        seed = state.pop("net_seed", None)
+        extra = {key: state.pop(key) for key in self.representation.extra_state()}
+        super().load_state_dict(state)
+        self.representation.load_extra_state(extra)
+        self._net = None
+        self._net_seed = None if seed is None or int(seed) < 0 else int(seed)
+
+    def shard(self, index: int, count: int) -> None:
+        super().shard(index, count)
+        if self.sharding == "classes":
+            net = self.random_network(make_generator(0))
+            if any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in net.modules()):
+                raise ValueError(
+                    f"net={self.config.net!r} uses batch statistics, which mix the classes of a batch, so its loss "
+                    "cannot be split by classes over processes; use an instance-norm network (the default convnet) "
+                    "or one process"
+                )
+            if self.config.lambda_inter:
+                raise ValueError(
+                    "lambda_inter couples the classes, so the loss cannot be split by classes over processes; "
+                    "set lambda_inter=0 or run one process"
+                )
+            own = self.shard_classes
+            self._real_groups = torch.arange(own.start, own.stop, device=self.device).repeat_interleave(self.batch_real)
+        else:
+            if self.batch_real < count:
+                raise ValueError(f"batch_real ({self.batch_real}) must be >= the number of processes ({count})")
+            mine = torch.tensor_split(torch.arange(self.batch_real), count)[index]
+            starts = torch.arange(self.real.num_classes) * self.batch_real
+            self._share = (starts.unsqueeze(1) + mine.unsqueeze(0)).flatten().to(self.device)
+
+    def loss(self, *, iteration: int, generator: torch.Generator) -> torch.Tensor:
+        net = self.network(iteration, generator)
+        classes = self.shard_classes
+        keep = classes if self.shard_count > 1 and self.sharding == "classes" else None
+        real = self.real.sample_per_class(self.batch_real, generator=generator, keep=keep)
+        real = self.real.normalize(real.flatten(0, 1).to(self.device))
+        syn, labels = self.representation.images(classes)
+        real, syn = self.augment_pair(real, syn, labels, generator)
+        if self._share is not None:
+            real = real.index_select(0, self._share)
+        feat_real, feat_syn = self.features(net, real, syn, len(classes))
+        match = self.objective.compare(feat_real, feat_syn)
+        loss, terms = match, {"match": match}
+        regularizers = self.regularizers()
+        if regularizers:
+            embedding = feat_syn[-1].flatten(2)  # every built-in objective ends its features with the embedding
+            for name, weight, fn in regularizers:
+                terms[name] = fn(embedding)
+                loss = loss + weight * terms[name]
+        self.terms = {name: float(value.detach()) for name, value in terms.items()}
+        return loss
+
+    # -- the loop's parts --------------------------------------------------------------------------------------
+    def random_network(self, generator: torch.Generator) -> torch.nn.Module:
+        """A freshly initialized, frozen feature extractor."""
+        c, h, w = self.real.image_shape
+        net = get_network(
+            self.config.net,
+            channels=c,
+            num_classes=self.real.num_classes,
+            image_size=(h, w),
+            generator=generator,
+            device=self.device,
+        )
+        net.train()
+        for p in net.parameters():
+            p.requires_grad_(False)
+        return net
+
+    def network(self, iteration: int, generator: torch.Generator) -> torch.nn.Module:
+        """The random network of ``iteration``: drawn from ``generator`` every ``iters_per_net`` iterations."""
+        every = self.config.iters_per_net
+        if every == 1:
+            return self.random_network(generator)
+        if iteration % every == 0 or self._net_seed is None:
+            self._net_seed = int(torch.randint(0, 2**62, (), generator=generator))
+            self._net = None
+        if self._net is None:
+            self._net = self.random_network(make_generator(self._net_seed))
+        return self._net
+
+    def augment_pair(
+        self, real: torch.Tensor, syn: torch.Tensor, labels: torch.Tensor, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Apply one DSA draw per class to that class's real and synthetic (labelled ``labels``) images alike."""
+        if self.dsa is None:
+            return real, syn
+        # One draw for every class, even when sharded: every process consumes the same random stream.
+        draw = self.dsa.draw(self.real.num_classes, image_size=tuple(real.shape[-2:]), generator=generator)
+        return self.dsa.apply(real, draw, group=self._real_groups), self.dsa.apply(syn, draw, group=labels)
+
+    def features(
+        self, net: torch.nn.Module, real: torch.Tensor, syn: torch.Tensor, num_classes: int
+    ) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
+        """The objective's per-class features ``(K, B, ...)`` of class-major ``real`` (no gradient) and ``syn``.
+
+        Both batches hold the same ``num_classes`` classes, each class equally often within a batch.
+        """
+        features = self.objective.features
+        with torch.no_grad():
+            # Chunks keep activation buffers small: one 2560-image forward pass is memory-bound on CPUs.
+            chunks = [features(net, chunk) for chunk in real.split(self.REAL_CHUNK)]
+            feat_real = tuple(torch.cat(parts).unflatten(0, (num_classes, -1)) for parts in zip(*chunks, strict=True))
+        feat_syn = tuple(f.unflatten(0, (num_classes, -1)) for f in features(net, syn))
+        return feat_real, feat_syn
+
+
+@dataclass
+class PixelConfig(MatchingConfig):
+    """The matching loop's options plus those of optimized pixels.
+
+    Attributes:
+        lr_img: SGD learning rate on the synthetic images (normalized space).
+        momentum: SGD momentum on the synthetic images.
+        init: ``"real"`` (random real images of each class) or ``"noise"``.
+    """
+
+    lr_img: float = 1.0
+    momentum: float = 0.5
+    init: str = "real"
+
+    def __post_init__(self) -> None:
+        if not self.lr_img > 0:
+            raise ValueError(f"lr_img must be > 0, got {self.lr_img}")
+        if not 0 <= self.momentum < 1:
+            raise ValueError(f"momentum must be in [0, 1), got {self.momentum}")
+        if self.init not in INITS:
+            raise ValueError(f"init must be one of {', '.join(map(repr, INITS))}, got {self.init!r}")
+        super().__post_init__()
+
+
+class PixelMethod(MatchingMethod):
+    """The recipe base of pixel methods (DM, ATOM, ECHO): pixels, SGD with momentum, the config's objective."""
+
+    config_class: ClassVar[type[MethodConfig]] = PixelConfig
+    representation_class: ClassVar[type[Representation]] = Pixels
+
+    def build_representation(self, generator: torch.Generator) -> Representation:
+        cfg = self.config
+        return Pixels(self.real, ipc=self.ipc, init=cfg.init, lr=cfg.lr_img, device=self.device, generator=generator)
+
+    def make_optimizer(self) -> torch.optim.Optimizer:
+        return torch.optim.SGD(self.representation.param_groups(), momentum=self.config.momentum)
