@@ -66,13 +66,12 @@ class Mirrored(Representation):
 
     def __init__(self, real, *, ipc, device="cpu", generator):
         super().__init__(real, ipc=ipc, device=torch.device(device))
-        start = real.sample_per_class(ipc, generator=generator).flatten(0, 1)
-        self.stored = real.normalize(start).requires_grad_(True)
+        self.stored = real.sample_per_class(ipc, generator=generator).flatten(0, 1).requires_grad_(True)
 
     def parameters(self):
         return [self.stored]
 
-    def images(self, classes):
+    def generate(self, classes):  # pixel space; the base class normalizes it for images()
         stored, labels = self.stored[self.rows(classes)], self.labels[self.rows(classes)]
         k = len(classes)
         pairs = torch.stack([stored, stored.flip(-1)], dim=1).unflatten(0, (k, self.ipc))  # (K, ipc, 2, C, H, W)

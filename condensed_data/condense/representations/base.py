@@ -9,7 +9,9 @@ asks it for a block of classes' images and back-propagates into its parameters. 
 * **initialization from real data**: its constructor takes the real data, the images per class and the one
   ``torch.Generator`` every random draw comes from;
 * :meth:`images` — differentiable images and their labels for a block of classes, in *normalized* space (what
-  networks see); any number of images per class, class-major;
+  networks see); any number of images per class, class-major. A representation that decodes to pixel space
+  implements :meth:`generate` and gets :meth:`images` and :meth:`pixels` from it; one that holds normalized images
+  (pixels) overrides :meth:`images` and :meth:`pixels` instead;
 * **checkpoint state** beyond the parameters (:meth:`extra_state`, e.g. fixed sampling noise);
 * its **sharding kind** (:attr:`sharding`): ``"classes"`` if every parameter is class-major and a class's images
   depend only on its own rows (each process optimizes its own classes), ``"data"`` if parameters are shared (a
@@ -66,15 +68,20 @@ class Representation(ABC):
         """Optimizer parameter groups (``{"params": [...], "lr": ...}``); default: one group, the recipe's lr."""
         return [{"params": self.parameters()}]
 
-    @abstractmethod
+    def generate(self, classes: range) -> tuple[torch.Tensor, torch.Tensor]:
+        """Differentiable pixel-space images and their labels for the block ``classes`` (decoding representations)."""
+        raise NotImplementedError(f"{type(self).__name__} implements neither generate() nor images()")
+
     def images(self, classes: range) -> tuple[torch.Tensor, torch.Tensor]:
         """Differentiable images in normalized space and their labels, for the block ``classes``, class-major."""
+        images, labels = self.generate(classes)
+        return self.real.normalize(images), labels
 
+    @torch.no_grad()
     def pixels(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The whole condensed set in pixel space and its labels, detached, on the CPU."""
-        with torch.no_grad():
-            images, labels = self.images(range(self.real.num_classes))
-            return self.real.denormalize(images.detach()).float().cpu(), labels.cpu()
+        images, labels = self.generate(range(self.real.num_classes))
+        return images.float().cpu(), labels.cpu()
 
     def extra_state(self) -> dict[str, torch.Tensor]:
         """State needed to resume besides :meth:`parameters` (default: none)."""

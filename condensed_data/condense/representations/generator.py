@@ -77,15 +77,6 @@ class GeneratorCodes(Representation):
         labels = self.labels[rows]
         return self.generator(self.codes[rows], labels), labels
 
-    def images(self, classes: range) -> tuple[torch.Tensor, torch.Tensor]:
-        images, labels = self.generate(classes)
-        return self.real.normalize(images), labels
-
-    @torch.no_grad()
-    def pixels(self) -> tuple[torch.Tensor, torch.Tensor]:
-        images, labels = self.generate(range(self.real.num_classes))
-        return images.float().cpu(), labels.cpu()
-
     def export(self, folder: Path) -> None:
         """Write ``generator/`` (config, weights, codes): the artifact of kind ``generator``."""
         target = Path(folder) / GENERATOR_FOLDER

@@ -138,15 +138,6 @@ class DiffusionLatents(Representation):
         parts = (self.latents[rows], self.conditioning[rows], self.noise[rows])
         return two_stage(self._decode, self.chunk, *parts), self.labels[rows]
 
-    def images(self, classes: range) -> tuple[torch.Tensor, torch.Tensor]:
-        images, labels = self.generate(classes)
-        return self.real.normalize(images), labels
-
-    @torch.no_grad()
-    def pixels(self) -> tuple[torch.Tensor, torch.Tensor]:
-        images, labels = self.generate(range(self.real.num_classes))
-        return images.float().cpu(), labels.cpu()
-
     def export(self, folder: Path) -> None:
         """Write ``diffusion/`` (denoiser, autoencoder, schedule, latents): the artifact of kind ``latent-diffusion``."""
         target = Path(folder) / DIFFUSION_FOLDER

@@ -71,6 +71,10 @@ class Pixels(Representation):
         rows = self.rows(classes)
         return self.normalized[rows], self.labels[rows]
 
+    @torch.no_grad()
+    def pixels(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.real.denormalize(self.normalized.detach()).cpu(), self.labels.cpu()
+
     def export(self, folder: Path) -> None:
         """Write ``images.safetensors`` (pixel space): the artifact of kind ``tensors``."""
         save_tensors(folder, *self.pixels())
