@@ -97,7 +97,6 @@ def _graph() -> dict[str, set[str]]:
     return graph
 
 
-@pytest.mark.xfail(strict=True, reason="artifact <-> hub circle: untangled in the Hub step of issue 14")
 def test_no_import_circles():
     """No module can reach itself through its imports (a package's ``__init__`` re-exporting its own modules is
     the one allowed edge from a package into its children)."""

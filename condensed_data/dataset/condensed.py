@@ -20,7 +20,7 @@ import torch
 
 from condensed_data.artifact.folder import read_artifact
 from condensed_data.artifact.manifest import Manifest, Recipe
-from condensed_data.hub.client import PushResult, push_to_hub, resolve
+from condensed_data.hub.client import PushResult, push_to_hub, redownload_hint, resolve
 from condensed_data.sources import Source, open_source
 
 __all__ = ["CondensedDataset"]
@@ -70,7 +70,8 @@ class CondensedDataset(torch.utils.data.Dataset):
         steps: int | None = None,
     ) -> None:
         self.folder = Path(folder)
-        self.manifest: Manifest = read_artifact(self.folder, verify=verify)
+        with redownload_hint(self.folder):  # a Hub cache snapshot is downloaded again, not copied
+            self.manifest: Manifest = read_artifact(self.folder, verify=verify)
         self.source: Source = open_source(
             self.folder,
             self.manifest,

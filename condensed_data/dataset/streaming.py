@@ -33,7 +33,7 @@ import torch
 
 from condensed_data.artifact.folder import ArtifactError, read_artifact
 from condensed_data.artifact.manifest import Manifest, Recipe
-from condensed_data.hub.client import resolve
+from condensed_data.hub.client import redownload_hint, resolve
 from condensed_data.interop.webdataset import ShardIndex, ShardReader, read_index
 from condensed_data.seeding import derive_seed, make_generator
 
@@ -111,7 +111,8 @@ class CondensedIterableDataset(torch.utils.data.IterableDataset):
         even_shares: bool = False,
     ) -> None:
         self.folder = Path(folder)
-        self.manifest: Manifest = read_artifact(self.folder, verify=verify)
+        with redownload_hint(self.folder):  # a Hub cache snapshot is downloaded again, not copied
+            self.manifest: Manifest = read_artifact(self.folder, verify=verify)
         if self.manifest.kind != "webdataset":
             raise ArtifactError(
                 f"{self.folder} is an artifact of kind {self.manifest.kind!r}, not a sharded one: load it with "

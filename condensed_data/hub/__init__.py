@@ -18,6 +18,7 @@ from condensed_data.hub.client import (
     is_hub_cache,
     is_hub_id,
     push_to_hub,
+    redownload_hint,
     resolve,
 )
 
@@ -36,5 +37,6 @@ __all__ = [
     "is_hub_cache",
     "is_hub_id",
     "push_to_hub",
+    "redownload_hint",
     "resolve",
 ]

@@ -38,6 +38,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from condensed_data.artifact.folder import ChecksumError
+
 if TYPE_CHECKING:
     from condensed_data.artifact.manifest import Manifest
 
@@ -57,6 +59,7 @@ __all__ = [
     "download_model",
     "fetch_manifest",
     "push_to_hub",
+    "redownload_hint",
 ]
 
 logger = logging.getLogger(__name__)
@@ -177,6 +180,29 @@ def _host(endpoint: str | None) -> str:
     from huggingface_hub import constants
 
     return constants.ENDPOINT
+
+
+@contextlib.contextmanager
+def redownload_hint(folder: str | os.PathLike) -> Iterator[None]:
+    """Add how to download a good copy to a :class:`ChecksumError` raised for a huggingface_hub cache snapshot.
+
+    A cached file that fails its checksum cannot be fixed by copying the folder: it must be fetched again. Errors for
+    other folders, and other errors, pass through unchanged.
+
+    >>> with redownload_hint(snapshot):  # doctest: +SKIP
+    ...     read_artifact(snapshot)
+    """
+    try:
+        yield
+    except ChecksumError as exc:
+        cached = cached_revision(folder)
+        if cached is None:
+            raise
+        repo_id, sha = cached
+        raise ChecksumError(
+            f"{exc}. This folder is huggingface_hub's cached copy of {repo_id} at {sha}: download it again with "
+            f"force_download=True (CLI: `condensed-data pull {repo_id} --revision {sha} --force-download`)"
+        ) from None
 
 
 # -- errors -----------------------------------------------------------------------------------------------------
@@ -492,7 +518,8 @@ def _validate_for_push(folder: Path) -> tuple[Manifest, Any]:
     from condensed_data.sources import open_source
 
     try:
-        manifest = read_artifact(folder, verify=True)
+        with redownload_hint(folder):
+            manifest = read_artifact(folder, verify=True)
         hidden = sorted(name for name in manifest.files if _is_hidden(name))
         if hidden:
             raise ArtifactError(
