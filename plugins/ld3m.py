@@ -42,7 +42,7 @@ from condensed_data.condense.augment import DSA
 from condensed_data.condense.method import MethodConfig, RandomNetworkMethod
 from condensed_data.condense.objectives import make_objective
 from condensed_data.data import RealDataset
-from condensed_data.hub.client import cached_revision, download_model, is_hub_id
+from condensed_data.hub import HubOptions, cached_revision, download_model, is_hub_id
 from condensed_data.models.diffusion import load_diffusion, save_diffusion
 from condensed_data.sources.latent_diffusion import DIFFUSION_FOLDER, save_latents
 
@@ -110,7 +110,7 @@ def _prior_folder(prior: str, revision: str) -> Path:
     path = Path(prior)
     if path.exists() or not (prior.startswith("hf-hub:") or is_hub_id(prior)):
         return path  # a missing folder gets load_diffusion's message
-    return download_model(prior.removeprefix("hf-hub:"), revision=revision or None)
+    return download_model(prior.removeprefix("hf-hub:"), HubOptions(revision=revision or None))
 
 
 class _TwoStage(torch.autograd.Function):

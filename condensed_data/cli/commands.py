@@ -14,7 +14,10 @@ import logging
 import os
 import re
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from condensed_data.hub import HubOptions
 
 __all__ = ["main", "build_parser"]
 
@@ -239,6 +242,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _hub_options(args: argparse.Namespace) -> HubOptions:
+    """The Hub settings a command was given (``--revision``, ``--cache-dir``, ``--token``, ``--force-download``)."""
+    from condensed_data.hub import HubOptions
+
+    return HubOptions(
+        revision=getattr(args, "revision", None),
+        cache_dir=getattr(args, "cache_dir", None),
+        token=getattr(args, "token", None),
+        force_download=getattr(args, "force_download", False),
+    )
+
+
 def _slug(dataset: str) -> str:
     """A folder-name-safe form of a dataset name (``imagefolder:/data/pets`` -> ``pets``)."""
     name = dataset.rstrip("/").rsplit("/", 1)[-1].split(":")[-1] or "dataset"
@@ -314,7 +329,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from condensed_data.data import load_dataset
     from condensed_data.dataset.condensed import CondensedDataset
     from condensed_data.evaluate.protocol import evaluate, evaluate_random_real
-    from condensed_data.hub.client import is_hub_cache
+    from condensed_data.hub import is_hub_cache
 
     ds = CondensedDataset.from_pretrained(args.path)
     if args.write and is_hub_cache(ds.folder):
@@ -374,9 +389,9 @@ def _print_summary(m) -> None:
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    from condensed_data.hub.client import fetch_manifest
+    from condensed_data.hub import fetch_manifest
 
-    m = fetch_manifest(args.path, revision=args.revision, cache_dir=args.cache_dir, token=args.token)
+    m = fetch_manifest(args.path, _hub_options(args))
     if args.json:
         print(m.to_json(), end="")
         return 0
@@ -385,31 +400,19 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_push(args: argparse.Namespace) -> int:
-    from condensed_data.hub.client import push_to_hub
+    from condensed_data.hub import push_to_hub
 
-    result = push_to_hub(
-        args.path,
-        args.repo_id,
-        private=True if args.private else None,
-        commit_message=args.message,
-        token=args.token,
-        revision=args.revision,
-    )
+    private = True if args.private else None
+    result = push_to_hub(args.path, args.repo_id, _hub_options(args), private=private, commit_message=args.message)
     print(f"pushed {args.path} to {result.repo_id} ({result.revision}): {result.commit_url}")
     return 0
 
 
 def _cmd_pull(args: argparse.Namespace) -> int:
     from condensed_data.dataset.condensed import CondensedDataset
-    from condensed_data.hub.client import download
+    from condensed_data.hub import download
 
-    folder = download(
-        args.repo_id,
-        revision=args.revision,
-        cache_dir=args.cache_dir,
-        token=args.token,
-        force_download=args.force_download,
-    )
+    folder = download(args.repo_id, _hub_options(args))
     ds = CondensedDataset(folder)  # verifies every checksum and opens the data
     print(folder)
     _print_summary(ds.manifest)
@@ -430,7 +433,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from condensed_data.hub.client import is_hub_id
+    from condensed_data.hub import is_hub_id
     from condensed_data.interop.export import export_tensors, export_webdataset
 
     local = not args.path.startswith("hf-hub:") and (Path(args.path).exists() or not is_hub_id(args.path))
