@@ -42,8 +42,8 @@ from condensed_data.condense.augment import DSA
 from condensed_data.condense.method import MethodConfig, RandomNetworkMethod
 from condensed_data.condense.objectives import make_objective
 from condensed_data.data import RealDataset
-from condensed_data.hub import HubOptions, cached_revision, download_model, is_hub_id
-from condensed_data.models.diffusion import load_diffusion, save_diffusion
+from condensed_data.hub import HubOptions, cached_revision, download_model, locate
+from condensed_data.models.diffusion import DiffusionError, load_diffusion, save_diffusion
 from condensed_data.sources.latent_diffusion import DIFFUSION_FOLDER, save_latents
 
 __all__ = ["LD3M", "LD3MConfig", "two_stage"]
@@ -106,11 +106,17 @@ class LD3MConfig(MethodConfig):
 
 
 def _prior_folder(prior: str, revision: str) -> Path:
-    """The local folder of ``prior``: itself if it exists, else the Hub model it names, downloaded."""
-    path = Path(prior)
-    if path.exists() or not (prior.startswith("hf-hub:") or is_hub_id(prior)):
-        return path  # a missing folder gets load_diffusion's message
-    return download_model(prior.removeprefix("hf-hub:"), HubOptions(revision=revision or None))
+    """The local folder of ``prior`` by :func:`condensed_data.hub.locate`'s rule: a folder, or a Hub model, downloaded."""
+    try:
+        where = locate(prior)
+    except FileNotFoundError:
+        raise DiffusionError(
+            f"prior {prior} does not exist: train one with `condensed-data prior --kind ldm --dataset NAME`, or pass "
+            "a diffusers model's folder (local-dir:PATH) or Hub model repository (hf-hub:ORG/NAME)"
+        ) from None
+    if not where.is_hub:
+        return where.path  # a missing local-dir: folder gets load_diffusion's message
+    return download_model(where.repo_id, HubOptions(revision=revision or None))
 
 
 class _TwoStage(torch.autograd.Function):

@@ -453,6 +453,23 @@ def test_hub_options_are_checked_frozen_and_read_hf_endpoint_at_call_time(monkey
     assert options.replace(revision="v2").where("org/set") == "org/set@v2"
 
 
+def test_dcgm_prior_from_a_hub_model_repo_fetches_only_config_and_weights(servers, tmp_path):
+    from condensed_data.condense.priors import load_prior
+    from condensed_data.models.generator import ConditionalGenerator, ConditionalGeneratorConfig, save_generator
+
+    config = ConditionalGeneratorConfig(num_classes=3, image_shape=(1, 8, 8), latent_dim=8, embed_dim=4, width=8)
+    generator = ConditionalGenerator(config)
+    save_generator(tmp_path / "gan", generator)
+    files = {p.name: p.read_bytes() for p in (tmp_path / "gan").iterdir()}
+    make_git_repo(servers.mirrors, "org/tiny-gan", {**files, "extra.bin": b"x" * 200}, repo_type="model")
+    hub = HubOptions(revision="main", endpoint=servers.olah, cache_dir=tmp_path / "cache")
+    loaded = load_prior("hf-hub:org/tiny-gan", num_classes=3, image_shape=(1, 8, 8), hub=hub)
+    for a, b in zip(loaded.state_dict().values(), generator.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    (snapshot,) = (tmp_path / "cache" / "models--org--tiny-gan" / "snapshots").iterdir()
+    assert snapshot_files(snapshot) == {"config.json", "model.safetensors"}  # never extra.bin
+
+
 def test_prefixes_and_existing_paths_decide_local_or_hub(published, servers, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     make_artifact(tmp_path / "org" / "set", ipc=1)  # a local folder spelled like the Hub id

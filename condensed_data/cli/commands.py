@@ -431,14 +431,13 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from condensed_data.hub import is_hub_id
+    from condensed_data.hub import locate
     from condensed_data.interop.export import export_tensors, export_webdataset
 
-    local = not args.path.startswith("hf-hub:") and (Path(args.path).exists() or not is_hub_id(args.path))
-    name = args.path.removeprefix("local-dir:").removeprefix("hf-hub:").rstrip("/")
-    default = f"{name}-{args.to}" if local else f"out/{name.rsplit('/', 1)[-1]}-{args.to}"
+    where = locate(args.path)
+    name = where.name.rstrip("/")
+    # beside a local set; under out/ for a Hub set
+    default = f"out/{name.rsplit('/', 1)[-1]}-{args.to}" if where.is_hub else f"{name}-{args.to}"
     output = args.output or default
     if args.to == "tensors":
         m = export_tensors(args.path, output, overwrite=args.overwrite)
