@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 from typing import ClassVar
 
 import torch
@@ -113,7 +112,7 @@ class DCGM(MatchingMethod):
         cfg, real = self.config, self.real
         shape = tuple(real.image_shape)
         if cfg.prior:
-            model = load_prior(Path(cfg.prior), num_classes=real.num_classes, image_shape=shape, device=self.device)
+            model = load_prior(cfg.prior, num_classes=real.num_classes, image_shape=shape, device=self.device)
         else:
             logger.warning(
                 "dcgm: no prior given, starting from a randomly initialized generator; for real runs train one with "

@@ -41,8 +41,8 @@ import torch
 from condensed_data.condense.matching import MatchingConfig, MatchingMethod
 from condensed_data.condense.method import MethodConfig, require_positive_ints
 from condensed_data.condense.representations import DiffusionLatents, Representation
-from condensed_data.hub.client import cached_revision, download_model, is_hub_id
-from condensed_data.models.diffusion import load_diffusion
+from condensed_data.hub import HubOptions, cached_revision, download_model, locate
+from condensed_data.models.diffusion import DiffusionError, load_diffusion
 
 __all__ = ["LD3M", "LD3MConfig"]
 
@@ -90,11 +90,17 @@ class LD3MConfig(MatchingConfig):
 
 
 def _prior_folder(prior: str, revision: str) -> Path:
-    """The local folder of ``prior``: itself if it exists, else the Hub model it names, downloaded."""
-    path = Path(prior)
-    if path.exists() or not (prior.startswith("hf-hub:") or is_hub_id(prior)):
-        return path  # a missing folder gets load_diffusion's message
-    return download_model(prior.removeprefix("hf-hub:"), revision=revision or None)
+    """The local folder of ``prior`` by :func:`condensed_data.hub.locate`'s rule: a folder, or a Hub model, downloaded."""
+    try:
+        where = locate(prior)
+    except FileNotFoundError:
+        raise DiffusionError(
+            f"prior {prior} does not exist: train one with `condensed-data prior --kind ldm --dataset NAME`, or pass "
+            "a diffusers model's folder (local-dir:PATH) or Hub model repository (hf-hub:ORG/NAME)"
+        ) from None
+    if not where.is_hub:
+        return where.path  # a missing local-dir: folder gets load_diffusion's message
+    return download_model(where.repo_id, HubOptions(revision=revision or None))
 
 
 class LD3M(MatchingMethod):
@@ -112,7 +118,7 @@ class LD3M(MatchingMethod):
                 "ld3m needs a class-conditional latent diffusion model: train one with `condensed-data prior --kind "
                 f"ldm --dataset {real.name}` and pass --set prior=FOLDER (or the folder of a diffusers model)"
             )
-        folder = _prior_folder(cfg.prior, cfg.prior_revision)
+        self.prior_folder = folder = _prior_folder(cfg.prior, cfg.prior_revision)
         model = load_diffusion(
             folder, num_classes=real.num_classes, image_shape=tuple(real.image_shape), device=self.device
         )

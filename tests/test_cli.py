@@ -1,4 +1,5 @@
 import json
+import shutil
 import subprocess
 import sys
 
@@ -126,3 +127,18 @@ def test_errors_exit_2_with_a_message(tmp_path, capsys):
     assert "not a condensed-data artifact" in capsys.readouterr().err
     assert main(["condense", "--method", "nope", "--dataset", "digits", "--output", str(tmp_path / "y")]) == 2
     assert "dm" in capsys.readouterr().err
+
+
+def test_paths_follow_the_local_dir_and_hf_hub_rule(artifact, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(artifact, tmp_path / "org" / "set")  # a local folder spelled like a Hub id
+    assert main(["info", "local-dir:org/set"]) == 0
+    assert "images per class: 1" in capsys.readouterr().out
+    assert main(["export", "local-dir:org/set", "--to", "tensors"]) == 0
+    assert (tmp_path / "org" / "set-tensors" / "condensed.json").is_file()  # written beside the local set
+    capsys.readouterr()
+    assert main(["info", "local-dir:org/missing"]) == 2  # a local folder, never looked up on the Hub
+    assert "org/missing is not a folder" in capsys.readouterr().err
+    assert main(["info", "no-such-set"]) == 2
+    err = capsys.readouterr().err
+    assert "'no-such-set' is neither" in err and "'local-dir:PATH'" in err and "'hf-hub:ORG/NAME'" in err

@@ -3,11 +3,12 @@
 olah runs offline with ``mirrors-path``; in that mode ``GET /api/datasets/{org}/{name}`` *without* a revision answers
 401 (olah then looks only at its own cache, not at the mirrors), so every download here names a revision ("main", a
 tag or a sha). huggingface_hub reads HF_ENDPOINT at import, so the tests pass ``endpoint=`` (or set HF_ENDPOINT,
-which condensed_data.hub.client reads at call time) instead.
+which condensed_data.hub reads at call time) instead.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import pickle
@@ -27,13 +28,16 @@ from condensed_data import CondensedDataset
 from condensed_data.artifact.folder import ArtifactError, ChecksumError, read_manifest, write_manifest
 from condensed_data.artifact.manifest import Evaluation, ManifestError
 from condensed_data.cli import main
-from condensed_data.hub.client import (
+from condensed_data.hub import (
     HubAccessError,
+    HubOptions,
     HubUnreachableError,
+    Location,
     NotACondensedSetError,
     RepoNotFoundError,
     RevisionNotFoundError,
     is_hub_cache,
+    locate,
     push_to_hub,
 )
 
@@ -152,7 +156,7 @@ def test_hf_hub_offline_in_a_fresh_process(published, servers, tmp_path):
     load(servers, "org/set", cache)
     code = (
         "from condensed_data import CondensedDataset\n"
-        "from condensed_data.hub.client import HubUnreachableError\n"
+        "from condensed_data.hub import HubUnreachableError\n"
         f"print(len(CondensedDataset.from_pretrained('org/set', cache_dir={str(cache)!r})))\n"
         "try:\n"
         f"    CondensedDataset.from_pretrained('org/other', cache_dir={str(cache)!r})\n"
@@ -170,15 +174,15 @@ def test_hf_hub_offline_in_a_fresh_process(published, servers, tmp_path):
 def test_revisions_sha_tag_and_branch(servers, tmp_path):
     make_artifact(tmp_path / "a", ipc=2)
     make_artifact(tmp_path / "b", ipc=3)
-    first = push_to_hub(tmp_path / "a", "org/versions", endpoint=servers.fake.url)
+    first = push_to_hub(tmp_path / "a", "org/versions", HubOptions(endpoint=servers.fake.url))
     git(servers.mirrors / "datasets/org/versions", "tag", "v1", first.commit_sha)
-    second = push_to_hub(tmp_path / "b", "org/versions", endpoint=servers.fake.url, commit_message="ipc 3")
+    second = push_to_hub(tmp_path / "b", "org/versions", HubOptions(endpoint=servers.fake.url), commit_message="ipc 3")
     assert first.commit_sha != second.commit_sha
     cache = tmp_path / "cache"
     assert len(load(servers, "org/versions", cache, revision=first.commit_sha)) == 6
     assert len(load(servers, "org/versions", cache, revision="v1")) == 6
     assert len(load(servers, "org/versions", cache, revision="main")) == 9
-    branch = push_to_hub(tmp_path / "a", "org/versions", endpoint=servers.fake.url, revision="dev")
+    branch = push_to_hub(tmp_path / "a", "org/versions", HubOptions(endpoint=servers.fake.url, revision="dev"))
     assert branch.revision == "dev" and servers.fake.commits[-1]["revision"] == "dev"
     assert len(load(servers, "org/versions", cache, revision="dev")) == 6
     assert len(load(servers, "org/versions", cache, revision="main")) == 9  # main untouched
@@ -189,7 +193,7 @@ def test_existing_readme_is_kept(servers, tmp_path):
     make_artifact(folder)
     mine = "---\nlicense: mit\n---\n# My own card\n"
     (folder / "README.md").write_text(mine)
-    push_to_hub(folder, "org/mycard", endpoint=servers.fake.url)
+    push_to_hub(folder, "org/mycard", HubOptions(endpoint=servers.fake.url))
     assert (servers.mirrors / "datasets/org/mycard/README.md").read_text() == mine
 
 
@@ -200,8 +204,26 @@ def test_push_never_uploads_hidden_or_unlisted_files(servers, tmp_path):
     (folder / ".cache").mkdir()
     (folder / ".cache" / "x").write_text("x")
     (folder / "notes.txt").write_text("not listed")
-    push_to_hub(folder, "org/clean", endpoint=servers.fake.url)
+    push_to_hub(folder, "org/clean", HubOptions(endpoint=servers.fake.url))
     assert set(servers.fake.commits[-1]["files"]) == SET_FILES
+
+
+def test_push_writes_card_and_preview_into_a_copy_never_into_the_folder(servers, tmp_path):
+    folder = tmp_path / "set"
+    make_artifact(folder)
+    (folder / "README.md").unlink()  # push must write both the card and the preview
+    (folder / "preview.png").unlink(missing_ok=True)
+
+    def state():
+        return {p.relative_to(folder).as_posix(): (p.read_bytes(), p.stat().st_mtime_ns) for p in folder.rglob("*")}
+
+    before = state()
+    push_to_hub(folder, "org/untouched", HubOptions(endpoint=servers.fake.url))
+    assert state() == before and sorted(before) == ["condensed.json", "images.safetensors"]
+    assert set(servers.fake.commits[-1]["files"]) == SET_FILES
+    repo = servers.mirrors / "datasets/org/untouched"
+    assert 'CondensedDataset.from_pretrained("org/untouched")' in (repo / "README.md").read_text()
+    assert Image.open(repo / "preview.png").size == (2 * 17 + 1, 3 * 17 + 1)
 
 
 def test_push_refuses_an_invalid_folder_before_any_request(servers, tmp_path):
@@ -209,15 +231,17 @@ def test_push_refuses_an_invalid_folder_before_any_request(servers, tmp_path):
     make_artifact(folder)
     before = len(servers.fake.requests)
     with pytest.raises(ValueError, match="not a Hub repository id"):
-        push_to_hub(folder, "not-an-id", endpoint=servers.fake.url)
+        push_to_hub(folder, "not-an-id", HubOptions(endpoint=servers.fake.url))
+    with pytest.raises(ValueError, match="local_files_only=True forbids network access"):
+        push_to_hub(folder, "org/x", HubOptions(endpoint=servers.fake.url, local_files_only=True))
     with pytest.raises(ArtifactError, match="not a condensed-data artifact"):
-        push_to_hub(tmp_path, "org/bad", endpoint=servers.fake.url)
+        push_to_hub(tmp_path, "org/bad", HubOptions(endpoint=servers.fake.url))
     path = folder / "images.safetensors"
     data = bytearray(path.read_bytes())
     data[-1] ^= 0xFF
     path.write_bytes(bytes(data))
     with pytest.raises(ChecksumError, match="images.safetensors.*Nothing was uploaded"):
-        push_to_hub(folder, "org/bad", endpoint=servers.fake.url)
+        push_to_hub(folder, "org/bad", HubOptions(endpoint=servers.fake.url))
     assert servers.fake.requests[before:] == []
 
 
@@ -261,7 +285,7 @@ def test_gated_and_unauthorized(servers, tmp_path, status, headers, message):
 def test_push_with_a_read_token_is_refused(servers, tmp_path):
     make_artifact(tmp_path / "set")
     with pytest.raises(HubAccessError, match="403 forbidden.*write access"):
-        push_to_hub(tmp_path / "set", "org/ro", token="read-only", endpoint=servers.fake.url)
+        push_to_hub(tmp_path / "set", "org/ro", HubOptions(token="read-only", endpoint=servers.fake.url))
 
 
 def test_not_a_condensed_set_is_refused_before_its_data_is_downloaded(servers, tmp_path):
@@ -392,6 +416,58 @@ def test_ld3m_prior_from_a_hub_model_repo_is_pinned_and_the_set_round_trips(serv
     assert pulled.manifest.kind == "latent-diffusion"
     assert "diffusion/transformer/diffusion_pytorch_model.safetensors" in snapshot_files(pulled.folder)
     assert torch.equal(pulled.tensors()[0], CondensedDataset(tmp_path / "set").tensors()[0])
+
+
+def test_locate_reads_the_prefix_then_the_file_system_then_the_id_shape(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "org" / "set").mkdir(parents=True)
+    assert locate("org/set") == Location("local", "org/set")  # an existing path wins
+    assert locate("hf-hub:org/set") == Location("hub", "org/set")
+    assert locate("org/other") == Location("hub", "org/other")
+    assert locate("local-dir:org/other") == Location("local", "org/other")  # forced, even if missing
+    assert locate(tmp_path / "org").path == tmp_path / "org" and locate("hf-hub:org/set").repo_id == "org/set"
+    with pytest.raises(FileNotFoundError, match=r"'out/a/missing' is neither.*'local-dir:PATH'.*'hf-hub:ORG/NAME'"):
+        locate("out/a/missing")
+    with pytest.raises(ValueError, match="hf-hub:ORG/NAME"):
+        locate("hf-hub:not-an-id")
+    with pytest.raises(ValueError, match="local-dir:PATH"):
+        locate("local-dir:")
+    with pytest.raises(FileNotFoundError, match=r"'missing-set' is neither.*local-dir:PATH.*hf-hub:ORG/NAME"):
+        CondensedDataset.from_pretrained("missing-set")
+
+
+def test_hub_options_are_checked_frozen_and_read_hf_endpoint_at_call_time(monkeypatch):
+    with pytest.raises(ValueError, match="revision must be a branch, tag or commit sha"):
+        HubOptions(revision="")
+    with pytest.raises(ValueError, match="endpoint must be a server URL"):
+        HubOptions(endpoint="localhost")
+    with pytest.raises(ValueError, match="force_download must be True or False"):
+        HubOptions(force_download="yes")
+    options = HubOptions(revision="v1")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        options.revision = "v2"
+    assert options.server is None
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9/")
+    assert options.server == "http://127.0.0.1:9"  # read now, not at import
+    assert HubOptions(endpoint="http://mirror.example").server == "http://mirror.example"
+    assert options.replace(revision="v2").where("org/set") == "org/set@v2"
+
+
+def test_dcgm_prior_from_a_hub_model_repo_fetches_only_config_and_weights(servers, tmp_path):
+    from condensed_data.condense.priors import load_prior
+    from condensed_data.models.generator import ConditionalGenerator, ConditionalGeneratorConfig, save_generator
+
+    config = ConditionalGeneratorConfig(num_classes=3, image_shape=(1, 8, 8), latent_dim=8, embed_dim=4, width=8)
+    generator = ConditionalGenerator(config)
+    save_generator(tmp_path / "gan", generator)
+    files = {p.name: p.read_bytes() for p in (tmp_path / "gan").iterdir()}
+    make_git_repo(servers.mirrors, "org/tiny-gan", {**files, "extra.bin": b"x" * 200}, repo_type="model")
+    hub = HubOptions(revision="main", endpoint=servers.olah, cache_dir=tmp_path / "cache")
+    loaded = load_prior("hf-hub:org/tiny-gan", num_classes=3, image_shape=(1, 8, 8), hub=hub)
+    for a, b in zip(loaded.state_dict().values(), generator.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    (snapshot,) = (tmp_path / "cache" / "models--org--tiny-gan" / "snapshots").iterdir()
+    assert snapshot_files(snapshot) == {"config.json", "model.safetensors"}  # never extra.bin
 
 
 def test_prefixes_and_existing_paths_decide_local_or_hub(published, servers, tmp_path, monkeypatch):

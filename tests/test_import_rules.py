@@ -97,7 +97,6 @@ def _graph() -> dict[str, set[str]]:
     return graph
 
 
-@pytest.mark.xfail(strict=True, reason="artifact <-> hub circle: untangled in the Hub step of issue 14")
 def test_no_import_circles():
     """No module can reach itself through its imports (a package's ``__init__`` re-exporting its own modules is
     the one allowed edge from a package into its children)."""
@@ -136,7 +135,7 @@ def test_only_the_diffusion_modules_import_diffusers():
             assert not any(m.startswith("diffusers") for m in _imports(path)), path
 
 
-@pytest.mark.xfail(strict=True, reason="cli, driver, registry, hub: split in later steps of issue 14")
+@pytest.mark.xfail(strict=True, reason="driver, registry: split in later steps of issue 14")
 def test_no_module_over_500_lines():
     long = {p.relative_to(ROOT).as_posix(): n for p in _files() if (n := len(p.read_text().splitlines())) > MAX_LINES}
     assert long == {}

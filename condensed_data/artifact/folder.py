@@ -24,7 +24,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from condensed_data.artifact.manifest import MANIFEST_NAME, FileEntry, Manifest, ManifestError
-from condensed_data.hub.client import cached_revision
 
 __all__ = [
     "ArtifactError",
@@ -42,6 +41,9 @@ logger = logging.getLogger(__name__)
 # Files that may sit in an artifact folder without being listed in the manifest: the manifest itself and the
 # dataset card (users edit cards after publishing; the card is documentation, not data).
 UNLISTED = frozenset({MANIFEST_NAME, "README.md", ".gitattributes"})
+# How to get a good copy of a folder that fails its checksums. (A Hub cache snapshot must be downloaded again
+# instead: the hub package, which reads those, adds that; this package knows nothing of the Hub.)
+_AGAIN = "download or copy the artifact again"
 
 
 class ArtifactError(RuntimeError):
@@ -189,26 +191,14 @@ def verify_files(folder: str | os.PathLike, manifest: Manifest) -> None:
         if size != entry.size:
             raise ChecksumError(
                 f"{path}: size {size} bytes, but {MANIFEST_NAME} records {entry.size} (truncated or replaced?); "
-                + _again(folder)
+                + _AGAIN
             )
         digest = sha256_file(path)
         if digest != entry.sha256:
             raise ChecksumError(
                 f"{path}: sha256 {digest} does not match {MANIFEST_NAME} ({entry.sha256}); the file is corrupt or "
-                "was modified; " + _again(folder)
+                "was modified; " + _AGAIN
             )
-
-
-def _again(folder: Path) -> str:
-    """How to get a good copy: a Hub cache snapshot is fetched again with force_download, a folder is copied."""
-    cached = cached_revision(folder)
-    if cached is not None:
-        repo_id, sha = cached
-        return (
-            f"this is a huggingface_hub cache copy of {repo_id}: download it again with force_download=True "
-            f"(CLI: `condensed-data pull {repo_id} --revision {sha} --force-download`)"
-        )
-    return "download or copy the artifact again"
 
 
 def read_artifact(folder: str | os.PathLike, *, verify: bool = True) -> Manifest:

@@ -1,35 +1,29 @@
-"""The ``condensed-data`` command line: condense, evaluate, info, show, push, pull, export, methods.
+"""CLI (over both wings): one thin function per ``condensed-data`` command, and :func:`main`, which dispatches.
 
-Heavy imports (torch, the training side) happen inside the commands, so ``--help`` is quick.
+The commands: condense, evaluate, info, show, push, pull, export, prior, methods (the parser is
+:mod:`condensed_data.cli.parser`). Heavy imports (torch, the training side, the Hub) happen inside the commands, so
+``--help`` is quick. A path argument is a folder or a Hub id by :func:`condensed_data.hub.locate`'s rule
+(``local-dir:PATH`` / ``hf-hub:ORG/NAME`` force either).
 
->>> build_parser().parse_args(["condense", "--dataset", "digits", "--ipc", "1"]).ipc
-1
+>>> main(["methods"])  # doctest: +SKIP
+0
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import re
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["main", "build_parser"]
+from condensed_data.cli.parser import build_parser
 
-logger = logging.getLogger("condensed_data")
+if TYPE_CHECKING:
+    from condensed_data.hub import HubOptions
 
-
-def _parse_option(text: str) -> tuple[str, Any]:
-    if "=" not in text:
-        raise argparse.ArgumentTypeError(f"--set expects KEY=VALUE (e.g. lr_img=0.5), got {text!r}")
-    key, raw = text.split("=", 1)
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError:
-        value = raw
-    return key.strip(), value
+__all__ = ["main"]
 
 
 def _options(pairs: list[tuple[str, Any]], *, objective: str | None = None) -> dict[str, Any]:
@@ -48,195 +42,16 @@ def _options(pairs: list[tuple[str, Any]], *, objective: str | None = None) -> d
     return options
 
 
-def _eval_args(p: argparse.ArgumentParser, *, models: int, epochs: int) -> None:
-    g = p.add_argument_group("evaluation protocol")
-    g.add_argument(
-        "--eval-models", type=int, default=models, help=f"networks trained per architecture (default {models})"
-    )
-    g.add_argument("--eval-epochs", type=int, default=epochs, help=f"training epochs per network (default {epochs})")
-    g.add_argument("--eval-arch", default="convnet", help="comma-separated architectures (default convnet)")
-    g.add_argument(
-        "--eval-precision",
-        default="auto",
-        choices=["auto", "fp32", "bf16"],
-        help="auto: bf16 autocast where the hardware has native bf16 (default)",
-    )
+def _hub_options(args: argparse.Namespace) -> HubOptions:
+    """The Hub settings a command was given (``--revision``, ``--cache-dir``, ``--token``, ``--force-download``)."""
+    from condensed_data.hub import HubOptions
 
-
-def _hub_args(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("Hugging Face Hub (for an org/name id)")
-    g.add_argument("--revision", default=None, help="branch, tag or commit sha (default main)")
-    g.add_argument("--cache-dir", default=None, help="huggingface_hub cache folder (default HF_HUB_CACHE)")
-    g.add_argument("--token", default=None, help="Hub token (default: HF_TOKEN or `hf auth login`)")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``condensed-data``."""
-    parser = argparse.ArgumentParser(
-        prog="condensed-data", description="Dataset condensation for PyTorch data pipelines."
+    return HubOptions(
+        revision=getattr(args, "revision", None),
+        cache_dir=getattr(args, "cache_dir", None),
+        token=getattr(args, "token", None),
+        force_download=getattr(args, "force_download", False),
     )
-    parser.add_argument("--version", action="store_true", help="print the version and exit")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log details")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    p = sub.add_parser(
-        "condense",
-        help="condense a dataset into a small synthetic set",
-        description="Condense a real dataset with a registered method and write an artifact folder.",
-    )
-    p.add_argument("--method", default="dm", help="method name (see `condensed-data methods`; default dm)")
-    p.add_argument(
-        "--dataset",
-        default="fashion-mnist",
-        help="real dataset: fashion-mnist, digits, or imagefolder:PATH (PATH/train/<class>/*, PATH/test/...)",
-    )
-    p.add_argument("--ipc", type=int, default=10, help="images per class (default 10)")
-    p.add_argument(
-        "--objective",
-        default=None,
-        help="how features are compared: dm, atom or echo (default: the method's own); e.g. --method dm --objective echo",
-    )
-    p.add_argument("--iterations", type=int, default=None, help="optimization iterations (default: the method's own)")
-    p.add_argument("--seed", type=int, default=0, help="base seed of every random draw (default 0)")
-    p.add_argument(
-        "--set",
-        dest="options",
-        action="append",
-        type=_parse_option,
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a method option, e.g. --set lr_img=0.5 or --set objective_options.power=2 (repeatable)",
-    )
-    p.add_argument("--output", "-o", default=None, help="artifact folder (default out/DATASET-METHOD[-OBJECTIVE]-ipcN)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
-    p.add_argument("--resume", action="store_true", help="continue from the output's checkpoint if present")
-    p.add_argument(
-        "--checkpoint-every",
-        type=int,
-        default=100,
-        help="iterations between checkpoints (default 100; 0: none, but SIGINT/SIGTERM still write one)",
-    )
-    p.add_argument(
-        "--eval-every", type=int, default=0, help="evaluate one network every N iterations (default 0: only at the end)"
-    )
-    p.add_argument(
-        "--precision", default="fp32", choices=["auto", "fp32", "bf16"], help="autocast while condensing (default fp32)"
-    )
-    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ... (default cpu)")
-    p.add_argument("--data-root", default=None, help="folder holding the real dataset's files")
-    p.add_argument("--download", action="store_true", help="download the real dataset through torchvision if missing")
-    p.add_argument("--no-eval", action="store_true", help="skip the final evaluation")
-    p.add_argument("--no-baseline", action="store_true", help="skip the random-real baseline")
-    _eval_args(p, models=3, epochs=1000)
-
-    p = sub.add_parser(
-        "evaluate",
-        help="train fresh networks on a condensed set and test them on real data",
-        description="Evaluate an artifact with the reference protocol; --write records the result.",
-    )
-    p.add_argument("path", help="artifact folder or Hub id")
-    p.add_argument(
-        "--baseline", action="store_true", help="also evaluate random real images at the same images per class"
-    )
-    p.add_argument("--write", action="store_true", help="record the results in the artifact's manifest")
-    p.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--data-root", default=None, help="folder holding the real dataset's files")
-    p.add_argument("--download", action="store_true", help="download the real dataset through torchvision if missing")
-    _eval_args(p, models=3, epochs=1000)
-
-    p = sub.add_parser(
-        "info",
-        help="print an artifact's manifest summary",
-        description="Print what an artifact holds. For a Hub id only condensed.json is downloaded.",
-    )
-    p.add_argument("path", help="artifact folder or Hub id")
-    p.add_argument("--json", action="store_true", help="print the whole manifest as JSON")
-    _hub_args(p)
-
-    p = sub.add_parser(
-        "push",
-        help="upload an artifact to a Hub dataset repository (one commit)",
-        description="Validate an artifact folder, then upload it with its dataset card and preview in one commit. "
-        "The server is HF_ENDPOINT (default huggingface.co).",
-    )
-    p.add_argument("path", help="artifact folder")
-    p.add_argument("repo_id", help="Hub dataset repository, org/name (created if missing)")
-    p.add_argument("--private", action="store_true", help="create the repository as private")
-    p.add_argument("--message", "-m", default=None, help="commit message")
-    p.add_argument("--token", default=None, help="Hub token with write access (default: HF_TOKEN or `hf auth login`)")
-    p.add_argument("--revision", default=None, help="branch to commit to (default main)")
-
-    p = sub.add_parser(
-        "pull",
-        help="download a condensed set from the Hub and verify it",
-        description="Download a condensed set into huggingface_hub's cache, verify every checksum, and print its "
-        "local folder (first line) and a summary.",
-    )
-    p.add_argument("repo_id", help="Hub dataset repository, org/name")
-    _hub_args(p)
-    p.add_argument("--force-download", action="store_true", help="download every file again even if cached")
-
-    p = sub.add_parser(
-        "show", help="write a preview grid PNG of an artifact", description="Write a grid PNG, one row per class."
-    )
-    p.add_argument("path", help="artifact folder or Hub id")
-    p.add_argument("--output", "-o", default="preview.png", help="PNG file to write (default preview.png)")
-    p.add_argument("--per-class", type=int, default=10, help="images per row (default 10)")
-    p.add_argument("--scale", type=int, default=2, help="pixel scale factor (default 2)")
-
-    p = sub.add_parser(
-        "export",
-        help="write an artifact as webdataset shards (a new artifact of kind webdataset)",
-        description="Write a condensed set as tar shards (.npy or .png images, .cls labels, .json metadata per "
-        "sample) under data/train-NNNNNN.tar, with a manifest listing every shard's sha256. Stream it with "
-        "CondensedIterableDataset, or read it with plain webdataset.",
-    )
-    p.add_argument("path", help="artifact folder or Hub id")
-    p.add_argument(
-        "--to",
-        required=True,
-        choices=["webdataset", "tensors"],
-        help="target storage (tensors: images.safetensors, e.g. a generator- or diffusion-backed set materialized once)",
-    )
-    p.add_argument("--shard-size", type=int, default=None, help="samples per shard (webdataset; required there)")
-    p.add_argument(
-        "--format",
-        default="npy",
-        choices=["npy", "png"],
-        help="image encoding: npy (float32, exact; default) or png (8-bit, quantized to 1/255 of the pixel range)",
-    )
-    p.add_argument("--output", "-o", default=None, help="new artifact folder (default PATH-webdataset)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
-
-    p = sub.add_parser(
-        "prior",
-        help="train a generative prior (a class-conditional generator or latent diffusion model) on a real dataset",
-        description="Train a small class-conditional generative model on the real data. --kind gan: a GAN saved as "
-        "config.json + model.safetensors, for --method dcgm --set prior=FOLDER. --kind ldm: an autoencoder and a "
-        "class-conditional denoiser saved in diffusers layout, for --method ld3m --set prior=FOLDER.",
-    )
-    p.add_argument("--kind", default="gan", choices=["gan", "ldm"], help="gan (default) or ldm")
-    p.add_argument("--dataset", default="fashion-mnist", help="real dataset (as for condense)")
-    p.add_argument("--output", "-o", default=None, help="folder to write (default out/priors/DATASET-KIND)")
-    p.add_argument(
-        "--iterations", type=int, default=None, help="generator steps (gan, default 4000) or denoiser steps (ldm, 5000)"
-    )
-    p.add_argument(
-        "--autoencoder-iterations", type=int, default=None, help="ldm: autoencoder steps before the denoiser (1500)"
-    )
-    p.add_argument("--batch-size", type=int, default=64, help="images per step (default 64)")
-    p.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
-    p.add_argument("--device", default="cpu", help="cpu, cuda, ... (default cpu)")
-    p.add_argument("--data-root", default=None, help="folder holding the real dataset's files")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
-
-    sub.add_parser(
-        "methods",
-        help="list registered methods with their distribution and version",
-        description="List the methods found through the condensed_data.methods entry points.",
-    )
-    return parser
 
 
 def _slug(dataset: str) -> str:
@@ -314,7 +129,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from condensed_data.data import load_dataset
     from condensed_data.dataset.condensed import CondensedDataset
     from condensed_data.evaluate.protocol import evaluate, evaluate_random_real
-    from condensed_data.hub.client import is_hub_cache
+    from condensed_data.hub import is_hub_cache
 
     ds = CondensedDataset.from_pretrained(args.path)
     if args.write and is_hub_cache(ds.folder):
@@ -374,9 +189,9 @@ def _print_summary(m) -> None:
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    from condensed_data.hub.client import fetch_manifest
+    from condensed_data.hub import fetch_manifest
 
-    m = fetch_manifest(args.path, revision=args.revision, cache_dir=args.cache_dir, token=args.token)
+    m = fetch_manifest(args.path, _hub_options(args))
     if args.json:
         print(m.to_json(), end="")
         return 0
@@ -385,31 +200,19 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_push(args: argparse.Namespace) -> int:
-    from condensed_data.hub.client import push_to_hub
+    from condensed_data.hub import push_to_hub
 
-    result = push_to_hub(
-        args.path,
-        args.repo_id,
-        private=True if args.private else None,
-        commit_message=args.message,
-        token=args.token,
-        revision=args.revision,
-    )
+    private = True if args.private else None
+    result = push_to_hub(args.path, args.repo_id, _hub_options(args), private=private, commit_message=args.message)
     print(f"pushed {args.path} to {result.repo_id} ({result.revision}): {result.commit_url}")
     return 0
 
 
 def _cmd_pull(args: argparse.Namespace) -> int:
     from condensed_data.dataset.condensed import CondensedDataset
-    from condensed_data.hub.client import download
+    from condensed_data.hub import download
 
-    folder = download(
-        args.repo_id,
-        revision=args.revision,
-        cache_dir=args.cache_dir,
-        token=args.token,
-        force_download=args.force_download,
-    )
+    folder = download(args.repo_id, _hub_options(args))
     ds = CondensedDataset(folder)  # verifies every checksum and opens the data
     print(folder)
     _print_summary(ds.manifest)
@@ -428,14 +231,13 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from condensed_data.hub.client import is_hub_id
+    from condensed_data.hub import locate
     from condensed_data.interop.export import export_tensors, export_webdataset
 
-    local = not args.path.startswith("hf-hub:") and (Path(args.path).exists() or not is_hub_id(args.path))
-    name = args.path.removeprefix("local-dir:").removeprefix("hf-hub:").rstrip("/")
-    default = f"{name}-{args.to}" if local else f"out/{name.rsplit('/', 1)[-1]}-{args.to}"
+    where = locate(args.path)
+    name = where.name.rstrip("/")
+    # beside a local set; under out/ for a Hub set
+    default = f"out/{name.rsplit('/', 1)[-1]}-{args.to}" if where.is_hub else f"{name}-{args.to}"
     output = args.output or default
     if args.to == "tensors":
         m = export_tensors(args.path, output, overwrite=args.overwrite)

@@ -36,7 +36,10 @@ from tqdm.auto import tqdm
 
 from condensed_data.artifact.folder import write_folder_atomically
 from condensed_data.data import RealDataset
+from condensed_data.hub import HubOptions, download_model, locate
 from condensed_data.models.generator import (
+    CONFIG_FILE,
+    WEIGHTS_FILE,
     ConditionalGenerator,
     ConditionalGeneratorConfig,
     GeneratorError,
@@ -204,24 +207,47 @@ def train_gan_prior(
 
 
 def load_prior(
-    folder: str | os.PathLike,
+    name_or_folder: str | os.PathLike,
     *,
     num_classes: int | None = None,
     image_shape: tuple[int, int, int] | None = None,
     device: torch.device | str = "cpu",
+    hub: HubOptions | None = None,
 ) -> nn.Module:
     """Load a prior generator and check that it fits the data (classes, image shape).
+
+    Args:
+        name_or_folder: A generator folder (``config.json`` + ``model.safetensors``), or a Hub *model* repository
+            holding one, by :func:`condensed_data.hub.locate`'s rule (``local-dir:PATH`` / ``hf-hub:ORG/NAME``
+            force either). From the Hub only those two files are fetched.
+        num_classes: Classes the data has (default: whatever the prior has).
+        image_shape: ``(C, H, W)`` of the data's images (default: the prior's).
+        device: Where the module goes.
+        hub: Revision, cache, token, ... of a Hub prior.
 
     Raises:
         GeneratorError: a missing, truncated or mismatched file (see
             :func:`condensed_data.models.generator.read_generator`), or a prior made for other data.
+
+    >>> load_prior("local-dir:out/priors/digits-gan", num_classes=10, image_shape=(1, 8, 8))  # doctest: +SKIP
     """
-    folder = Path(folder)
+    name = os.fspath(name_or_folder)
+    missing = (
+        f"prior {name} does not exist: train one with `condensed-data prior --kind gan --dataset NAME --output "
+        f"{name.removeprefix('local-dir:')}`, or pass a pretrained generator's folder (local-dir:PATH) or Hub model "
+        "repository (hf-hub:ORG/NAME)"
+    )
+    try:
+        where = locate(name_or_folder)
+    except FileNotFoundError:
+        raise GeneratorError(missing) from None
+    if where.is_hub:
+        folder = download_model(where.repo_id, hub, files=[CONFIG_FILE, WEIGHTS_FILE])
+        logger.info("prior %s is in %s (the folder is named by the commit)", where.repo_id, folder)
+    else:
+        folder = where.path
     if not folder.is_dir():
-        raise GeneratorError(
-            f"prior {folder} does not exist: train one with `condensed-data prior --kind gan --dataset NAME "
-            f"--output {folder}`, or pass the folder of a pretrained generator"
-        )
+        raise GeneratorError(missing)
     module = load_generator(folder, device=device)
     config = module.config
     got = (config.num_classes, tuple(config.image_shape))

@@ -20,7 +20,7 @@ import torch
 
 from condensed_data.artifact.folder import read_artifact
 from condensed_data.artifact.manifest import Manifest, Recipe
-from condensed_data.hub.client import PushResult, push_to_hub, resolve
+from condensed_data.hub import HubOptions, PushResult, push_to_hub, redownload_hint, resolve
 from condensed_data.sources import Source, open_source
 
 __all__ = ["CondensedDataset"]
@@ -70,7 +70,8 @@ class CondensedDataset(torch.utils.data.Dataset):
         steps: int | None = None,
     ) -> None:
         self.folder = Path(folder)
-        self.manifest: Manifest = read_artifact(self.folder, verify=verify)
+        with redownload_hint(self.folder):  # a Hub cache snapshot is downloaded again, not copied
+            self.manifest: Manifest = read_artifact(self.folder, verify=verify)
         self.source: Source = open_source(
             self.folder,
             self.manifest,
@@ -103,7 +104,7 @@ class CondensedDataset(torch.utils.data.Dataset):
 
         Which one ``name_or_path`` means: ``local-dir:PATH`` is always a folder and ``hf-hub:ORG/NAME`` always a
         Hub id; otherwise an existing local path wins, and a string shaped ``org/name`` is a Hub id
-        (:func:`condensed_data.hub.client.resolve`). A Hub set is downloaded through huggingface_hub's cache: only
+        (:func:`condensed_data.hub.locate`). A Hub set is downloaded through huggingface_hub's cache: only
         ``condensed.json`` and the files it lists, so a later load needs no network (``HF_HUB_OFFLINE=1`` or
         ``local_files_only=True``). Every file's sha256 is checked against the manifest before use.
 
@@ -122,22 +123,22 @@ class CondensedDataset(torch.utils.data.Dataset):
                 latent-diffusion set (see the class).
 
         Raises:
-            condensed_data.hub.client.HubError: A subclass naming the problem (repository or revision not found, gated or
+            condensed_data.hub.HubError: A subclass naming the problem (repository or revision not found, gated or
                 unauthorized, not a condensed set, offline without a cached copy).
             ChecksumError: A file differs from its manifest entry (the message names it and the fix).
 
         >>> ds = CondensedDataset.from_pretrained("out/fashion-mnist-dm-ipc10")  # doctest: +SKIP
         >>> ds = CondensedDataset.from_pretrained("org/fmnist-dm-ipc10", revision="v1.0")  # doctest: +SKIP
         """
-        folder = resolve(
-            name_or_path,
+        hub = HubOptions(
             revision=revision,
             cache_dir=cache_dir,
-            local_files_only=local_files_only,
             token=token,
-            force_download=force_download,
             endpoint=endpoint,
+            local_files_only=local_files_only,
+            force_download=force_download,
         )
+        folder = resolve(name_or_path, hub)
         return cls(folder, transform=transform, target_transform=target_transform, verify=verify, **options)
 
     def push_to_hub(
@@ -152,20 +153,13 @@ class CondensedDataset(torch.utils.data.Dataset):
     ) -> PushResult:
         """Upload this set's folder to the Hub dataset repository ``repo_id`` in one commit.
 
-        See :func:`condensed_data.hub.client.push_to_hub` (the folder is validated first; a dataset card and preview
+        See :func:`condensed_data.hub.push_to_hub` (the folder is validated first; a dataset card and preview
         are generated if missing). Returns the commit (``.commit_url``, ``.commit_sha``).
 
         >>> ds.push_to_hub("me/fmnist-dm-ipc10", private=True)  # doctest: +SKIP
         """
-        return push_to_hub(
-            self.folder,
-            repo_id,
-            private=private,
-            commit_message=commit_message,
-            token=token,
-            revision=revision,
-            endpoint=endpoint,
-        )
+        hub = HubOptions(token=token, revision=revision, endpoint=endpoint)
+        return push_to_hub(self.folder, repo_id, hub, private=private, commit_message=commit_message)
 
     # -- the torchvision-like surface ---------------------------------------------------------------------------
     def __len__(self) -> int:

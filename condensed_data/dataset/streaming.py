@@ -33,7 +33,7 @@ import torch
 
 from condensed_data.artifact.folder import ArtifactError, read_artifact
 from condensed_data.artifact.manifest import Manifest, Recipe
-from condensed_data.hub.client import resolve
+from condensed_data.hub import HubOptions, redownload_hint, resolve
 from condensed_data.interop.webdataset import ShardIndex, ShardReader, read_index
 from condensed_data.seeding import derive_seed, make_generator
 
@@ -111,7 +111,8 @@ class CondensedIterableDataset(torch.utils.data.IterableDataset):
         even_shares: bool = False,
     ) -> None:
         self.folder = Path(folder)
-        self.manifest: Manifest = read_artifact(self.folder, verify=verify)
+        with redownload_hint(self.folder):  # a Hub cache snapshot is downloaded again, not copied
+            self.manifest: Manifest = read_artifact(self.folder, verify=verify)
         if self.manifest.kind != "webdataset":
             raise ArtifactError(
                 f"{self.folder} is an artifact of kind {self.manifest.kind!r}, not a sharded one: load it with "
@@ -146,23 +147,22 @@ class CondensedIterableDataset(torch.utils.data.IterableDataset):
     ) -> CondensedIterableDataset:
         """Load from a local folder or a Hub dataset repository (resolved as ``CondensedDataset.from_pretrained``).
 
-        A Hub set is downloaded through huggingface_hub's cache (:func:`condensed_data.hub.client.download`): the manifest
+        A Hub set is downloaded through huggingface_hub's cache (:func:`condensed_data.hub.download`): the manifest
         first, then, from the same commit, the shards it lists; pin ``revision`` to a commit sha for
         reproducibility. ``kwargs`` go to the constructor (``shuffle``, ``seed``, ``rank``, ``world_size``,
         ``transform``, ``target_transform``, ``verify``, ``even_shares``).
 
         >>> ds = CondensedIterableDataset.from_pretrained("org/fmnist-wds", revision="v1.0", shuffle=True)  # doctest: +SKIP
         """
-        folder = resolve(
-            name_or_path,
+        hub = HubOptions(
             revision=revision,
             cache_dir=cache_dir,
-            local_files_only=local_files_only,
             token=token,
-            force_download=force_download,
             endpoint=endpoint,
+            local_files_only=local_files_only,
+            force_download=force_download,
         )
-        return cls(folder, **kwargs)
+        return cls(resolve(name_or_path, hub), **kwargs)
 
     # -- epochs and resumable state -------------------------------------------------------------------------------
     def set_epoch(self, epoch: int) -> None:

@@ -1,4 +1,5 @@
 import json
+import shutil
 
 import pytest
 import torch
@@ -169,3 +170,16 @@ def test_dcgm_beats_random_real_on_digits_ipc1(digits):
     method = optimize(DCGM(train, ipc=1, config=config, generator=make_generator(0)), 500)
     ours, rand = accuracy_vs_random_real(method, train, test)
     assert ours > rand + 0.03, (ours, rand)
+
+
+def test_prior_names_follow_the_local_dir_and_hf_hub_rule(prior, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(prior, tmp_path / "org" / "gan")  # a local folder spelled like a Hub id
+    method = _method(prior="local-dir:org/gan")
+    for a, b in zip(method.representation.generator.parameters(), load_generator(prior).parameters(), strict=True):
+        assert torch.equal(a, b)
+    shutil.rmtree(tmp_path / "org")
+    with pytest.raises(GeneratorError, match="prior local-dir:org/gan does not exist"):
+        load_prior("local-dir:org/gan")  # a local folder, never looked up on the Hub
+    with pytest.raises(GeneratorError, match=r"no-such-prior does not exist.*local-dir:PATH.*hf-hub:ORG/NAME"):
+        load_prior("no-such-prior")

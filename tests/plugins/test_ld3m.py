@@ -290,3 +290,14 @@ def test_ld3m_beats_random_real_on_digits_ipc1(digits, tmp_path):
     method = optimize(LD3M(train, ipc=1, config=options, generator=make_generator(0)), 100)
     ours, rand = accuracy_vs_random_real(method, train, test)
     assert ours > rand + 0.03, (ours, rand)
+
+
+def test_prior_names_follow_the_local_dir_and_hf_hub_rule(prior, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(prior, tmp_path / "org" / "ldm")  # a local folder spelled like a Hub id
+    assert _method("local-dir:org/ldm").prior_folder.resolve() == (tmp_path / "org" / "ldm").resolve()
+    shutil.rmtree(tmp_path / "org")
+    with pytest.raises(DiffusionError, match="org/ldm does not exist.*condensed-data prior --kind ldm"):
+        _method("local-dir:org/ldm")  # a local folder, never looked up on the Hub
+    with pytest.raises(DiffusionError, match=r"no-such-prior does not exist.*local-dir:PATH.*hf-hub:ORG/NAME"):
+        _method("no-such-prior")
