@@ -113,6 +113,7 @@ def save(name: str, new: list[dict], results: Path | None = None) -> Path:
     A stored record with the identity of a new one (seed included) is replaced; every other record is kept.
     """
     folder = Path(results) if results is not None else RESULTS
+    folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.json"
     # Benchmarks run side by side on a 2-core machine: a lock keeps one run's merge from dropping another's records.
     with open(folder / f".{name}.lock", "w") as lock:
