@@ -7,7 +7,8 @@ Artifacts go to out/sweep/METHOD-lrLR (``-seedN`` appended for a ``--seed`` othe
 holds a finished run with the same settings (method configuration, seed and evaluation protocol, read from its
 manifest) is recorded as is instead of being condensed again, so the sweep can be split across processes (e.g.
 by running the equivalent `condensed-data condense ... --set lr_img=LR --output out/sweep/METHOD-lrLR` commands side
-by side) and recorded afterwards. Records go to benchmarks/results/lr_sweep.json, with the seed: a sweep at another seed adds records.
+by side) and recorded afterwards. Records go to benchmarks/results/lr_sweep.json, with the seed: a sweep at another
+seed adds records.
 """
 
 from __future__ import annotations

@@ -535,13 +535,13 @@ FIGURES: dict[str, Fig] = {
             mean("loading", "value", method="webdataset", metric="images_per_second"),
         ),
         ".0f",
-    ),  # fmt: skip
+    ),
     "gen-fresh-slowdown": fmt(
         mean("generator_loading", "value", 100, method="generator-fresh", metric="slowdown_vs_tensors"), ".1f"
-    ),  # fmt: skip
+    ),
     "gen-fixed-slowdown": fmt(
         mean("generator_loading", "value", 100, method="generator-fixed", metric="slowdown_vs_tensors"), ".1f"
-    ),  # fmt: skip
+    ),
     # Artifact size
     "size-dcgm-fmnist-1": fmt(artifact_bytes("dcgm", 1), ".3f", 1e-6),
     "size-crossover-fmnist": fmt(crossover, ".0f"),
@@ -562,7 +562,7 @@ FIGURES: dict[str, Fig] = {
         for b in (64, 256)
         for cpu_name, device in (("intel", INTEL), ("amd", amd))
         if m == "dm" or cpu_name == "amd"
-    },  # fmt: skip
+    },
     **{f"iter-atom-vs-dm-{b}-amd": fmt(over(speed("atom", amd, b), speed("dm", amd, b)), ".1f") for b in (64, 256)},
     "iter-gpu-min-ms": fmt(gpu_iteration_ms(min), ".0f"),
     "iter-gpu-max-ms": fmt(gpu_iteration_ms(max), ".0f"),
@@ -580,7 +580,7 @@ FIGURES: dict[str, Fig] = {
     "scale-1x2-ckpt1-slowdown": fmt(minus(over(scale_run(1, 2, 1), scale_run(1, 2, 0)), lambda res: 1), ".0f", 100),
     "scale-1x2-ckpt1-writes": fmt(
         over(scale_run(1, 2, 1, field="seconds_per_checkpoint"), scale_run(1, 2, 0)), ".2f", 100
-    ),  # fmt: skip
+    ),
     "scale-gpu-ms": fmt(scale_run(1, 2, 0, gpu), ".0f", 1000),
     "scale-gpu-ckpt1-ms": fmt(scale_run(1, 2, 1, gpu), ".1f", 1000),
 }
@@ -609,7 +609,7 @@ def _best_lr(res: Results) -> bool:
     return bool(rows) and max(rows, key=lambda r: r["accuracy_mean"])["budget"]["lr_img"] == 100
 
 
-def _both_std_precision(res: Results) -> float:
+def _precision_noise(res: Results) -> float:
     return sum(100 * statistics.fmean(r["accuracy_std"] for r in run) for run in runs(res("precision")))
 
 
@@ -618,38 +618,89 @@ def _both_std(a: dict, b: dict) -> Callable[[Results], float]:
 
 
 CLAIMS: list[Claim] = [
-    ("DM reaches the published figure ({acc-dm-1} vs {pub-dm-1})", lambda res: not _gt(published("dm", 1), dm_budget("dm", 1))(res)),
+    (
+        "DM reaches the published figure ({acc-dm-1} vs {pub-dm-1})",
+        lambda res: not _gt(published("dm", 1), dm_budget("dm", 1))(res),
+    ),
     ("the gap closes with iterations", _gt(dm_budget("dm", 10, 1500), dm_budget("dm", 10))),
     ("ECHO beats DM at IPC 10 ({acc-echo-10} vs {acc-dm-10}", _gt(dm_budget("echo", 10), dm_budget("dm", 10))),
     ("IPC 50 ({acc-echo-50} vs {acc-dm-50}", _gt(dm_budget("echo", 50), dm_budget("dm", 50))),
-    ("ties it at IPC 1 ({acc-echo-1} vs {acc-dm-1}, within ECHO's spread)",
-     _within(dm_budget("echo", 1), dm_budget("dm", 1), acc_std(method="echo", ipc=1, device=cpu))),
+    (
+        "ties it at IPC 1 ({acc-echo-1} vs {acc-dm-1}, within ECHO's spread)",
+        _within(dm_budget("echo", 1), dm_budget("dm", 1), acc_std(method="echo", ipc=1, device=cpu)),
+    ),
     ("ATOM beats DM at IPC 1 ({acc-atom-1} vs {acc-dm-1})", _gt(dm_budget("atom", 1), dm_budget("dm", 1))),
     ("barely at IPC 50 ({acc-atom-50} vs {acc-dm-50})", _gt(dm_budget("atom", 50), dm_budget("dm", 50))),
     ("but not at IPC 10 ({acc-atom-10} vs {acc-dm-10})", _gt(dm_budget("dm", 10), dm_budget("atom", 10))),
-    ("the order holds: ECHO {acc-echo-10-gpu}, DM {acc-dm-10-gpu}", _all(
-        _gt(on_gpu("echo"), on_gpu("dm")), _gt(on_gpu("dm"), on_gpu("atom")), _gt(on_gpu("atom"), on_gpu("random-real")))),
+    (
+        "the order holds: ECHO {acc-echo-10-gpu}, DM {acc-dm-10-gpu}",
+        _all(
+            _gt(on_gpu("echo"), on_gpu("dm")),
+            _gt(on_gpu("dm"), on_gpu("atom")),
+            _gt(on_gpu("atom"), on_gpu("random-real")),
+        ),
+    ),
     ("(100, now ECHO's default)", _best_lr),
-    ("The ablations are within the noise of the full method", _all(
-        _within(acc(method="dcgm-no-intra", ipc=10), acc(method="dcgm", ipc=10),
-                _both_std({"method": "dcgm-no-intra", "ipc": 10}, {"method": "dcgm", "ipc": 10})),
-        _within(acc(method="dcgm-no-inter", ipc=10), acc(method="dcgm", ipc=10),
-                _both_std({"method": "dcgm-no-inter", "ipc": 10}, {"method": "dcgm", "ipc": 10})))),
-    ("below both DM ({acc-dm-50}) and random real images ({acc-random-real-50})", _all(
-        _gt(dm_budget("dm", 50), acc(method="dcgm", ipc=50)), _gt(dm_budget("random-real", 50), acc(method="dcgm", ipc=50)))),
-    ("well inside the 20% aim", lambda res: all(
-        r["value"] < 0.2 for r in res("generator_loading") if r["metric"] == "slowdown_vs_tensors")),
-    ("scores {acc-ld3m-start-1}, below random real images", _gt(dm_budget("random-real", 1), acc(method="ld3m-start", ipc=1))),
-    ("below both DM ({acc-dm-10} after 500 iterations) and DCGM ({acc-dcgm-10})", _all(
-        _gt(dm_budget("dm", 10), acc(method="ld3m", ipc=10)), _gt(acc(method="dcgm", ipc=10), acc(method="ld3m", ipc=10)))),
-    ("{acc-ld3m-steps2-1-pm}, {acc-ld3m-steps5-1-pm} and {acc-ld3m-1-pm}, within noise of each other", _all(*(
-        _within(acc(method=a, ipc=1), acc(method=b, ipc=1), _both_std({"method": a, "ipc": 1}, {"method": b, "ipc": 1}))
-        for a, b in (("ld3m-steps2", "ld3m-steps5"), ("ld3m-steps2", "ld3m"), ("ld3m-steps5", "ld3m"))))),
-    ("gives the same accuracy within noise", _within(
-        mean("precision", "accuracy_mean", 100, precision="fp32"), mean("precision", "accuracy_mean", 100, precision="bf16"),
-        _both_std_precision)),
+    (
+        "The ablations are within the noise of the full method",
+        _all(
+            _within(
+                acc(method="dcgm-no-intra", ipc=10),
+                acc(method="dcgm", ipc=10),
+                _both_std({"method": "dcgm-no-intra", "ipc": 10}, {"method": "dcgm", "ipc": 10}),
+            ),
+            _within(
+                acc(method="dcgm-no-inter", ipc=10),
+                acc(method="dcgm", ipc=10),
+                _both_std({"method": "dcgm-no-inter", "ipc": 10}, {"method": "dcgm", "ipc": 10}),
+            ),
+        ),
+    ),
+    (
+        "below both DM ({acc-dm-50}) and random real images ({acc-random-real-50})",
+        _all(
+            _gt(dm_budget("dm", 50), acc(method="dcgm", ipc=50)),
+            _gt(dm_budget("random-real", 50), acc(method="dcgm", ipc=50)),
+        ),
+    ),
+    (
+        "well inside the 20% aim",
+        lambda res: all(r["value"] < 0.2 for r in res("generator_loading") if r["metric"] == "slowdown_vs_tensors"),
+    ),
+    (
+        "scores {acc-ld3m-start-1}, below random real images",
+        _gt(dm_budget("random-real", 1), acc(method="ld3m-start", ipc=1)),
+    ),
+    (
+        "below both DM ({acc-dm-10} after 500 iterations) and DCGM ({acc-dcgm-10})",
+        _all(
+            _gt(dm_budget("dm", 10), acc(method="ld3m", ipc=10)),
+            _gt(acc(method="dcgm", ipc=10), acc(method="ld3m", ipc=10)),
+        ),
+    ),
+    (
+        "{acc-ld3m-steps2-1-pm}, {acc-ld3m-steps5-1-pm} and {acc-ld3m-1-pm}, within noise of each other",
+        _all(
+            *(
+                _within(
+                    acc(method=a, ipc=1),
+                    acc(method=b, ipc=1),
+                    _both_std({"method": a, "ipc": 1}, {"method": b, "ipc": 1}),
+                )
+                for a, b in (("ld3m-steps2", "ld3m-steps5"), ("ld3m-steps2", "ld3m"), ("ld3m-steps5", "ld3m"))
+            )
+        ),
+    ),
+    (
+        "gives the same accuracy within noise",
+        _within(
+            mean("precision", "accuracy_mean", 100, precision="fp32"),
+            mean("precision", "accuracy_mean", 100, precision="bf16"),
+            _precision_noise,
+        ),
+    ),
     ("the iterations were no slower", lambda res: scale_run(1, 2, 1, gpu)(res) <= scale_run(1, 2, 0, gpu)(res)),
-]  # fmt: skip
+]
 
 
 # Rendering ------------------------------------------------------------------------------------------------------
