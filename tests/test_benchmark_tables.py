@@ -1,4 +1,5 @@
-"""The README's benchmark tables and prose figures are generated from the committed records (benchmarks/table.py),
+"""The README's benchmark tables and prose figures are generated from the committed records (benchmarks/table.py
+with tables.py and figures.py),
 markers and generator agree both ways, the records keep every seed (benchmarks/records.py), and benchmarks/run.py
 lists the recorded commands. Fast: nothing here runs a benchmark."""
 
@@ -14,9 +15,11 @@ ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS = ROOT / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 
+import figures  # noqa: E402
 import records  # noqa: E402
 import run  # noqa: E402
 import table  # noqa: E402
+import tables  # noqa: E402
 
 README = (ROOT / "README.md").read_text()
 
@@ -42,11 +45,11 @@ def test_check_passes_on_the_repository():
 
 
 def test_every_generator_entry_has_its_marker_and_every_marker_an_entry():
-    for name in table.TABLES:
+    for name in tables.TABLES:
         assert f"<!-- bench:{name} -->\n" in README and f"<!-- /bench:{name} -->" in README
-    for name in table.FIGURES:
+    for name in figures.FIGURES:
         assert f"<!-- fig:{name} -->" in README
-    assert {m.group(3) for m in table.MARKER.finditer(README)} <= set(table.TABLES) | set(table.FIGURES)
+    assert {m.group(3) for m in table.MARKER.finditer(README)} <= set(tables.TABLES) | set(figures.FIGURES)
 
 
 def test_a_figure_whose_marker_is_missing_is_an_error(tmp_path, capsys):
@@ -106,7 +109,7 @@ def test_a_claim_the_records_no_longer_support_is_an_error(tmp_path, capsys):
 
 
 def test_the_scale_table_shows_every_record():
-    scale = table.scale_table(table.Results())
+    scale = tables.scale_table(tables.Results())
     for r in json.loads((records.RESULTS / "scale.json").read_text()):
         if r["metric"] == "seconds_per_iteration":
             assert f"{r['value']:.4f} s per iteration" in scale, r
@@ -135,13 +138,13 @@ def test_records_that_differ_only_in_seed_both_survive(tmp_path):
 
 def test_tables_and_figures_show_the_spread_over_seeds(tmp_path):
     records.save("accuracy", [_accuracy_record(s, a) for s, a in ((0, 0.70), (1, 0.74), (2, 0.72))], results=tmp_path)
-    res = table.Results(tmp_path)
-    rows = [line for line in table.accuracy_table(res).splitlines() if line.startswith("| digits")]
+    res = tables.Results(tmp_path)
+    rows = [line for line in tables.accuracy_table(res).splitlines() if line.startswith("| digits")]
     assert len(rows) == 1 and "| 72.00 ± 2.00 over 3 seeds |" in rows[0]
-    mean = table.mean("accuracy", "accuracy_mean", 100, dataset="digits")(res)
+    mean = figures.mean("accuracy", "accuracy_mean", 100, dataset="digits")(res)
     assert mean == pytest.approx(72.0)
     records.save("accuracy", [_accuracy_record(0, 0.70)], results=tmp_path / "one")
-    one = table.accuracy_table(table.Results(tmp_path / "one"))
+    one = tables.accuracy_table(tables.Results(tmp_path / "one"))
     assert "| 70.00 ± 1.00 |" in one and "seeds" not in one
 
 
