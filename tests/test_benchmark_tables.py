@@ -1,7 +1,6 @@
-"""The README's benchmark tables and prose figures are generated from the committed records (benchmarks/table.py
-with tables.py and figures.py),
-markers and generator agree both ways, the records keep every seed (benchmarks/records.py), and benchmarks/run.py
-lists the recorded commands. Fast: nothing here runs a benchmark."""
+"""The README's benchmark tables and prose figures are generated from the committed records (benchmarks/table.py,
+with tables.py and figures.py), markers and generator agree both ways, the records keep every seed
+(benchmarks/records.py), and benchmarks/run.py lists the recorded commands. Fast: nothing here runs a benchmark."""
 
 import json
 import shutil
