@@ -2,10 +2,10 @@
 
 A record is replaced (not duplicated) when a new one has the same identity (``IDENTITY``): benchmark, dataset,
 method, ipc, arch, metric, steps, threads, precision, seed, budget and device. The seed is the run's base seed
-(``--seed`` of the benchmarks that take one; every random draw of the run derives from it), so rerunning a benchmark
-at another seed adds a record beside the others instead of replacing one, and the tables show the spread over seeds.
-A record without a ``"seed"`` field counts as seed 0: the benchmarks without a ``--seed`` option use fixed seeds
-and write none. (The records of accuracy.json and lr_sweep.json written before the seed joined the identity were
+(``--seed`` of accuracy.py and lr_sweep.py; the artifact's seed for the accuracies of a saved artifact, from
+evaluate_artifact.py and ld3m_decode.py; every random draw of the run derives from it), so rerunning a benchmark at
+another seed adds a record beside the others instead of replacing one, and the tables show the spread over seeds.
+A record without a ``"seed"`` field counts as seed 0: the other benchmarks use fixed seeds and write none. (The records of accuracy.json and lr_sweep.json written before the seed joined the identity were
 all made at the default seed 0, and carry ``"seed": 0`` explicitly.)
 
 ``save`` writes to ``RESULTS`` (benchmarks/results/) unless given another folder.
