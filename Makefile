@@ -1,4 +1,5 @@
 # The two contracts (README): `make demo` sets up and runs the main job; `make test` sets up and runs the tests.
+# `make help` lists the targets: the text after `##` on each target's line.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -15,7 +16,11 @@ DEMO_BATCH_REAL ?= 64
 DEMO_EVAL_EPOCHS ?= 300
 DEMO_EVAL_MODELS ?= 2
 
-.PHONY: setup data demo test bench clean
+# make bench BENCH=NAME (or all) reruns a benchmark's recorded commands; BUDGET=cpu|gpu|all picks which.
+BENCH ?=
+BUDGET ?= all
+
+.PHONY: help setup data demo test bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,27 +29,30 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-setup: $(STAMP)
+setup: $(STAMP) ## create .venv and install the package with its extras (once per pyproject.toml)
 
 # Fashion-MNIST from Debian's package when apt is available; otherwise the demo falls back to torchvision's download.
-data:
+data: ## install Fashion-MNIST (Debian's dataset-fashion-mnist) when apt is available
 	@if [ -z "$$CONDENSED_DATA_HOME" ] && [ ! -e $(FMNIST) ] && command -v apt-get >/dev/null 2>&1; then \
 		echo "installing Debian package dataset-fashion-mnist"; \
 		$(SUDO) apt-get install -y -q dataset-fashion-mnist >/dev/null || echo "apt-get failed; the demo will try torchvision's download"; \
 	fi
 
-demo: setup data
+demo: setup data ## set up, then condense Fashion-MNIST with DM at IPC 10 on a short CPU budget and evaluate it
 	$(BIN)/condensed-data condense --method dm --dataset fashion-mnist --ipc 10 \
 		--iterations $(DEMO_ITERATIONS) --set batch_real=$(DEMO_BATCH_REAL) --eval-epochs $(DEMO_EVAL_EPOCHS) --eval-models $(DEMO_EVAL_MODELS) \
 		--output out/fashion-mnist-dm-ipc10 --overwrite --download
 	$(BIN)/condensed-data info out/fashion-mnist-dm-ipc10
 
-test: setup data
+test: setup data ## set up, then run the test suite (two workers)
 	# Two single-threaded workers use both cores without oversubscribing them.
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 --dist loadfile
 
-bench: setup data
-	$(BIN)/python benchmarks/run.py --help
+bench: setup data ## list the benchmarks; with BENCH=NAME|all [BUDGET=cpu|gpu|all], rerun their recorded commands
+	$(BIN)/python benchmarks/run.py $(BENCH) --budget $(BUDGET)
 
-clean:
+help: ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z]+):.*## (.*)/  \1\t\2/' | expand -t 10
+
+clean: ## remove .venv, out/ and the pytest cache
 	rm -rf $(VENV) out .pytest_cache

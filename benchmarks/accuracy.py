@@ -3,7 +3,9 @@
     .venv/bin/python benchmarks/accuracy.py --method dm --ipc 10 --iterations 1000 --batch-real 64 \
         --eval-epochs 300 --eval-models 3
 
-Records go to benchmarks/results/accuracy.json; the artifact to out/bench/.
+Records go to benchmarks/results/accuracy.json, with the seed (``--seed``, default 0): a run at another seed adds
+records beside the others. The artifact goes to out/bench/DATASET-LABEL-ipcIPC (``-seedN`` appended for a seed
+other than 0).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ def main() -> None:
     p.add_argument("--eval-models", type=int, default=3)
     p.add_argument("--eval-precision", default="auto")
     p.add_argument("--arch", default="convnet")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="base seed of the run (recorded; default 0)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--no-baseline", action="store_true", help="skip random-real (it depends only on ipc and eval)")
     p.add_argument(
@@ -71,7 +73,7 @@ def main() -> None:
         baseline=not args.no_baseline,
     )
     label = args.label or args.method
-    out = Path("out/bench") / f"{args.dataset}-{label}-ipc{args.ipc}"
+    out = Path("out/bench") / f"{args.dataset}-{label}-ipc{args.ipc}{f'-seed{args.seed}' if args.seed else ''}"
     start = time.perf_counter()
     result = condense(cfg, out, overwrite=True, progress=True)
     seconds = time.perf_counter() - start
@@ -92,6 +94,7 @@ def main() -> None:
                     "accuracy_std": round(e.accuracy_std, 4),
                     "models": e.models,
                     "precision": e.protocol["precision"],
+                    "seed": args.seed,
                     # The baseline does not depend on the condensation budget, only on the evaluation.
                     "budget": budget if e.subject == "condensed" else {"eval_epochs": args.eval_epochs},
                     "wall_seconds": round(seconds, 1),

@@ -1,7 +1,14 @@
 """Benchmark records: one JSON file per benchmark under benchmarks/results/, each a list of records.
 
-A record is replaced (not duplicated) when a new one has the same identity: benchmark, dataset, method, ipc,
-arch, metric, steps, threads, budget and device.
+A record is replaced (not duplicated) when a new one has the same identity (``IDENTITY``): benchmark, dataset,
+method, ipc, arch, metric, steps, threads, precision, seed, budget and device. The seed is the run's base seed
+(``--seed`` of accuracy.py and lr_sweep.py; the artifact's seed for the accuracies of a saved artifact, from
+evaluate_artifact.py and ld3m_decode.py; every random draw of the run derives from it), so rerunning a benchmark at
+another seed adds a record beside the others instead of replacing one, and the tables show the spread over seeds.
+A record without a ``"seed"`` field counts as seed 0: the other benchmarks use fixed seeds and write none. (The records of accuracy.json and lr_sweep.json written before the seed joined the identity were
+all made at the default seed 0, and carry ``"seed": 0`` explicitly.)
+
+``save`` writes to ``RESULTS`` (benchmarks/results/) unless given another folder.
 """
 
 from __future__ import annotations
@@ -15,8 +22,6 @@ import shlex
 import sys
 from pathlib import Path
 
-import torch
-
 RESULTS = Path(__file__).resolve().parent / "results"
 IDENTITY = (
     "benchmark",
@@ -28,6 +33,7 @@ IDENTITY = (
     "steps",
     "threads",
     "precision",
+    "seed",
     "budget",
     "device",
 )
@@ -47,6 +53,8 @@ def _cpu_model() -> str:
 def device_name(device: str = "cpu") -> str:
     """The GPU's name, or the CPU's model, core count and architecture (timings differ across CPU models)."""
     if device.startswith("cuda"):
+        import torch  # here, so that reading records (benchmarks/table.py) does not need torch
+
         return torch.cuda.get_device_name(torch.device(device))
     return f"cpu ({_cpu_model()}{os.cpu_count()} cores, {platform.machine()})"
 
@@ -60,8 +68,9 @@ def stamp(record: dict, device: str = "cpu") -> dict:
 
 
 def artifact_accuracy(manifest, evaluation, *, method: str, eval_epochs: int, seconds: float, **budget) -> dict:
-    """An accuracy record (stamped) for ``evaluation`` of a saved artifact, with the artifact's own condensation
-    budget (iterations and batch_real from its manifest) plus ``eval_epochs`` and any extra ``budget`` keys."""
+    """An accuracy record (stamped) for ``evaluation`` of a saved artifact, with the artifact's own seed and
+    condensation budget (iterations and batch_real from its manifest) plus ``eval_epochs`` and any extra ``budget``
+    keys."""
     config = manifest.method.config
     record = {
         "benchmark": "accuracy",
@@ -73,6 +82,7 @@ def artifact_accuracy(manifest, evaluation, *, method: str, eval_epochs: int, se
         "accuracy_std": round(evaluation.accuracy_std, 4),
         "models": evaluation.models,
         "precision": evaluation.protocol["precision"],
+        "seed": manifest.seed,
         "budget": {
             "iterations": config["iterations"],
             "batch_real": config["batch_real"],
@@ -84,19 +94,33 @@ def artifact_accuracy(manifest, evaluation, *, method: str, eval_epochs: int, se
     return stamp(record)
 
 
-def _key(record: dict) -> str:
-    return json.dumps({k: record.get(k) for k in IDENTITY}, sort_keys=True)
+def seed_of(record: dict) -> int:
+    """The record's seed; 0 for a record without one (see the module docstring)."""
+    return record.get("seed", 0)
 
 
-def save(name: str, new: list[dict]) -> Path:
-    """Merge ``new`` records into ``results/<name>.json`` (atomic write, under a lock)."""
-    path = RESULTS / f"{name}.json"
+def identity(record: dict, *, seed: bool = True) -> str:
+    """The record's identity as a string; ``seed=False`` leaves the seed out (the records of one run over seeds)."""
+    key = {k: record.get(k) for k in IDENTITY if k != "seed"}
+    if seed:
+        key["seed"] = seed_of(record)
+    return json.dumps(key, sort_keys=True)
+
+
+def save(name: str, new: list[dict], results: Path | None = None) -> Path:
+    """Merge ``new`` records into ``<results>/<name>.json`` (default ``RESULTS``; atomic write, under a lock).
+
+    A stored record with the identity of a new one (seed included) is replaced; every other record is kept.
+    """
+    folder = Path(results) if results is not None else RESULTS
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.json"
     # Benchmarks run side by side on a 2-core machine: a lock keeps one run's merge from dropping another's records.
-    with open(RESULTS / f".{name}.lock", "w") as lock:
+    with open(folder / f".{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         records = json.loads(path.read_text()) if path.exists() else []
-        keys = {_key(r) for r in new}
-        records = [r for r in records if _key(r) not in keys] + new
+        keys = {identity(r) for r in new}
+        records = [r for r in records if identity(r) not in keys] + new
         tmp = path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(records, indent=2) + "\n")
         os.replace(tmp, path)

@@ -1,225 +1,138 @@
-"""Regenerate the README's benchmark tables from benchmarks/results/*.json.
+"""Render the README's benchmark figures from benchmarks/results/*.json: its tables and the figures in its prose.
 
-.venv/bin/python benchmarks/table.py          # rewrite the blocks between <!-- bench:NAME --> markers
-.venv/bin/python benchmarks/table.py --check  # exit 1 if the README is out of date
+    .venv/bin/python benchmarks/table.py          # rewrite every marked table and figure in README.md
+    .venv/bin/python benchmarks/table.py --check  # exit 1 if any is out of date (and say which)
+
+Two kinds of markers in the README, both filled in here:
+
+    <!-- bench:NAME -->                         a table (tables.TABLES[NAME]) and the commands that produced its
+    ...                                        records, on the lines between the two markers
+    <!-- /bench:NAME -->
+    <!-- fig:NAME -->81.84<!-- /fig:NAME -->   one figure in a sentence (figures.FIGURES[NAME]), opened and closed on
+                                               one line
+
+In both modes it is an error (exit 2, each one named) when the README has a marker this script does not know, an
+entry here has no marker in the README, a marker is not closed, a figure's selection does not find exactly one run
+in the records, or a claim the prose makes about the records (figures.CLAIMS) is false or no longer in the README.
+A figure may appear more than once. A figure is computed from records only (numbers are never written in the
+generator), except the published numbers (tables.PUBLISHED), which are citations of the papers, not our
+measurements.
+
+Records that differ only in their seed (benchmarks/records.py) are one run: tables and figures show the mean over
+its seeds, and where there is more than one seed a table cell reads "mean ± std over N seeds" (the sample standard
+deviation of the seeds' means); with one seed, "mean ± std" is over the evaluated models of that run.
+
+--results DIR and --readme PATH point it at other records and another README (the tests use both).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import re
+import statistics
 import sys
+from collections import Counter
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from figures import CLAIMS, FIGURES, FigureError  # noqa: E402
+from records import RESULTS  # noqa: E402
+from tables import TABLES, Results  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
-# Published Fashion-MNIST numbers (ConvNet-3), from ../shared/reference/METHODS.md section 1.6.
-PUBLISHED = {
-    ("dm", 1): 70.7,
-    ("dm", 10): 83.5,
-    ("dm", 50): 88.1,
-    ("random-real", 1): 51.4,
-    ("random-real", 10): 73.8,
-    ("random-real", 50): 82.5,
-}
+
+# Rendering ------------------------------------------------------------------------------------------------------
+
+MARKER = re.compile(r"<!-- (/?)(bench|fig):([^ >]*) -->")
+FIGURE = re.compile(r"<!-- fig:([^ >]*) -->[^\n]*?<!-- /fig:\1 -->")
 
 
-def _load(name: str) -> list[dict]:
-    path = RESULTS / f"{name}.json"
-    return json.loads(path.read_text()) if path.exists() else []
+def render(readme: str, res: Results) -> tuple[str, list[str], list[str]]:
+    """``readme`` with every marked table and figure rendered from ``res``; the errors found; and the markers
+    whose content changed (``NAME`` for a table, ``fig:NAME`` for a figure)."""
+    errors: list[str] = []
+    opened: Counter = Counter()
+    closed: Counter = Counter()
+    for m in MARKER.finditer(readme):
+        (closed if m.group(1) else opened)[(m.group(2), m.group(3))] += 1
+    known = {"bench": TABLES, "fig": FIGURES}
+    for kind, name in sorted(opened.keys() | closed.keys()):
+        if name not in known[kind]:
+            errors.append(f"README marker <!-- {kind}:{name} --> names no entry of benchmarks/table.py")
+        elif opened[(kind, name)] != closed[(kind, name)]:
+            errors.append(f"README marker <!-- {kind}:{name} --> is opened {opened[(kind, name)]} and closed "
+                          f"{closed[(kind, name)]} times")  # fmt: skip
+    for kind, entries in known.items():
+        for name in entries:
+            if not opened[(kind, name)]:
+                errors.append(
+                    f"benchmarks/table.py entry {kind}:{name} has no <!-- {kind}:{name} --> marker in the README"
+                )
+    changed: list[str] = []
+
+    def fill(kind: str, name: str, text: str, pattern: str) -> None:
+        nonlocal readme
+        matches = list(re.finditer(pattern, readme, re.S))
+        if len(matches) != opened[(kind, name)]:
+            errors.append(
+                f"README marker <!-- {kind}:{name} --> is not closed where it should be (figures: on the same line)"
+            )
+        if any(m.group(2) != text for m in matches):
+            changed.append(f"{kind}:{name}")
+        readme = re.sub(pattern, lambda m: m.group(1) + text + m.group(3), readme, flags=re.S)
+
+    for name, table in TABLES.items():
+        if opened[("bench", name)]:
+            fill(
+                "bench",
+                name,
+                table(res) + "\n",
+                rf"(<!-- bench:{re.escape(name)} -->\n)(.*?)(<!-- /bench:{re.escape(name)} -->)",
+            )
+    for name, figure in FIGURES.items():
+        if not opened[("fig", name)]:
+            continue
+        try:
+            value = figure(res)
+        except (FigureError, KeyError, ZeroDivisionError, statistics.StatisticsError) as e:
+            errors.append(f"figure {name}: {e!r}" if not isinstance(e, FigureError) else f"figure {name}: {e}")
+            continue
+        fill("fig", name, value, rf"(<!-- fig:{re.escape(name)} -->)([^\n]*?)(<!-- /fig:{re.escape(name)} -->)")
+    prose = " ".join(MARKER.sub("", FIGURE.sub(r"{\1}", readme)).split())
+    for phrase, holds in CLAIMS:
+        if " ".join(phrase.split()) not in prose:
+            errors.append(f"claim {phrase!r} is no longer in the README: remove it from CLAIMS in benchmarks/table.py")
+            continue
+        try:
+            ok = holds(res)
+        except (FigureError, KeyError, ZeroDivisionError, statistics.StatisticsError) as e:
+            errors.append(f"claim {phrase!r}: {e}")
+            continue
+        if not ok:
+            errors.append(f"the README says {phrase!r}, which the records no longer support: reword it")
+    return readme, errors, changed
 
 
-def _budget(b: dict) -> str:
-    return ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in b.items())
-
-
-def _markdown(header: list[str], cells: list[list[object]], records: list[dict]) -> str:
-    """A markdown table, then the commands that produced its records."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in cells]
-    commands = sorted({r["command"] for r in records})
-    return "\n".join(lines + ["", "Commands:", ""] + [f"- `{c}`" for c in commands])
-
-
-def _accuracy(r: dict) -> str:
-    return f"{100 * r['accuracy_mean']:.2f} ± {100 * r['accuracy_std']:.2f}"
-
-
-def accuracy_table() -> str:
-    rows = sorted(
-        (r for r in _load("accuracy") if r["arch"] == "convnet"),
-        key=lambda r: (r["dataset"], r["arch"], r["ipc"], r["method"] != "random-real", r["method"]),
-    )
-    header = ["dataset", "method", "IPC", "network", "test accuracy (%)", "published (%)", "models", "budget"]
-    header += ["precision", "device", "date"]
-    cells = []
-    for r in rows:
-        on_reference = r["dataset"] == "fashion-mnist" and r["arch"] == "convnet"
-        pub = PUBLISHED.get((r["method"], r["ipc"])) if on_reference else None
-        cells.append([r["dataset"], r["method"], r["ipc"], r["arch"], _accuracy(r), "–" if pub is None else pub,
-                      r["models"], _budget(r["budget"]), r["precision"], r["device"], r["date"]])  # fmt: skip
-    return _markdown(header, cells, rows)
-
-
-def cross_arch_table() -> str:
-    """Accuracy records pivoted by architecture, for the runs evaluated on more than ConvNet-3."""
-    records = _load("accuracy")
-    archs = ["convnet"] + sorted({r["arch"] for r in records} - {"convnet"})
-
-    def run(r: dict) -> tuple:
-        return r["dataset"], r["ipc"], r["method"], json.dumps(r["budget"], sort_keys=True), r["precision"]
-
-    crossed = {run(r) for r in records if r["arch"] != "convnet"}
-    rows = [r for r in records if run(r) in crossed]
-    header = ["dataset", "IPC", "method", *archs, "models", "budget"]
-    cells = []
-    for key in sorted(crossed, key=lambda k: (k[0], k[1], k[2] != "random-real", k[2], k[3])):
-        by_arch = {r["arch"]: r for r in rows if run(r) == key}
-        models = sorted({r["models"] for r in by_arch.values()})
-        cells.append([key[0], key[1], key[2], *(_accuracy(by_arch[a]) if a in by_arch else "–" for a in archs),
-                      "/".join(map(str, models)), _budget(json.loads(key[3]))])  # fmt: skip
-    return _markdown(header, cells, rows)
-
-
-def lr_sweep_table() -> str:
-    rows = sorted(_load("lr_sweep"), key=lambda r: (r["method"], r["ipc"], r["budget"]["lr_img"]))
-    header = ["method", "IPC", "lr_img", "test accuracy (%)", "models", "budget"]
-    cells = []
-    for r in rows:
-        budget = {k: v for k, v in r["budget"].items() if k != "lr_img"}
-        cells.append([r["method"], r["ipc"], f"{r['budget']['lr_img']:g}", _accuracy(r), r["models"], _budget(budget)])
-    return _markdown(header, cells, rows)
-
-
-def speed_table() -> str:
-    rows = _load("speed")
-    header = ["case", "metric", "value", "precision", "peak RSS (MiB)", "timed", "device", "date"]
-    cells = []
-    for r in rows:
-        iteration = r["metric"] == "seconds_per_iteration"
-        name = f"{r['method']} ipc {r['ipc']}" if iteration else r["method"]
-        cells.append([name, r["metric"].replace("_", " "), r["value"], r["precision"], r["peak_rss_mib"],
-                      _budget(r["budget"]), r["device"], r["date"]])  # fmt: skip
-    return _markdown(header, cells, rows)
-
-
-def precision_table() -> str:
-    rows = _load("precision")
-    header = ["set", "network", "precision", "test accuracy (%)", "models", "budget", "device", "date"]
-    cells = [
-        [f"{r['dataset']} {r['method']} ipc {r['ipc']}", r["arch"], r["precision"], _accuracy(r), r["models"],
-         _budget(r["budget"]), r["device"], r["date"]]
-        for r in rows
-    ]  # fmt: skip
-    return _markdown(header, cells, rows)
-
-
-def loading_table() -> str:
-    rows = sorted(_load("loading"), key=lambda r: (r["metric"], r["method"]))
-    header = ["path", "metric", "value", "budget", "device", "date"]
-    cells = [
-        [r["method"], r["metric"].replace("_", " "), r["value"], _budget(r["budget"]), r["device"], r["date"]]
-        for r in rows
-    ]
-    return _markdown(header, cells, rows)
-
-
-def scale_table() -> str:
-    # Runs with a checkpoint after every iteration exist to time the writes; their overhead rows say what they found.
-    rows = [r for r in _load("scale") if r["metric"] != "seconds_per_iteration" or r["budget"]["checkpoint_every"] != 1]
-    rows.sort(key=lambda r: (r["metric"] != "seconds_per_iteration", r["device"], json.dumps(r["budget"])))
-    header = ["set", "processes x threads", "checkpoint every", "measured", "timed", "device", "date"]
-    cells = []
-    for r in rows:
-        b = r["budget"]
-        if r["metric"] == "seconds_per_iteration":
-            value = f"{r['value']:.4f} s per iteration"
-        else:
-            value = f"{100 * r['value']:.3f}% overhead ({r['seconds_per_checkpoint']:.4f} s per checkpoint)"
-        on_cpu = r["device"].startswith("cpu")
-        procs = f"{b['processes']} x {b['threads_per_process']}" if on_cpu else f"{b['processes']} (one GPU each)"
-        cells.append([f"{r['dataset']} {r['method']} ipc {r['ipc']}", procs,
-                      b["checkpoint_every"] or "never", value,
-                      f"batch real {b['batch_real']}, iterations timed {b['iterations_timed']}", r["device"],
-                      r["date"]])  # fmt: skip
-    return _markdown(header, cells, rows)
-
-
-def generator_loading_table() -> str:
-    rows = sorted(_load("generator_loading"), key=lambda r: (r["metric"], r["method"]))
-    header = ["set", "metric", "value", "budget", "device", "date"]
-    cells = []
-    for r in rows:
-        value = f"{r['value']:,}" if r["metric"] == "images_per_second" else f"{100 * r['value']:+.1f}%"
-        cells.append([r["method"], r["metric"].replace("_", " "), value, _budget(r["budget"]), r["device"], r["date"]])
-    return _markdown(header, cells, rows)
-
-
-def artifact_size_table() -> str:
-    records = _load("artifact_size")
-    pairs: dict[tuple, dict] = {}
-    for r in records:
-        pairs.setdefault((r["metric"], r["dataset"], r["ipc"]), {})[r["method"]] = r["value"]
-    header = ["setting", "IPC", "generator artifact (MB)", "pixel set (MB)", "generator / pixels", "how"]
-    cells = []
-    for (metric, dataset, ipc), v in sorted(
-        pairs.items(), key=lambda kv: (kv[0][0] != "file_bytes", kv[0][1], kv[0][2])
-    ):
-        if "dcgm" in v and "pixels" in v:
-            how = "files on disk" if metric == "file_bytes" else "parameter count (float32)"
-            cells.append([dataset, ipc, f"{v['dcgm'] / 1e6:.3f}", f"{v['pixels'] / 1e6:.3f}",
-                          f"{v['dcgm'] / v['pixels']:.3g}", how])  # fmt: skip
-    return _markdown(header, cells, records)
-
-
-def ld3m_decode_table() -> str:
-    rows = sorted(_load("ld3m_decode"), key=lambda r: (r["dataset"], r["method"], r["ipc"], r["steps"]))
-    header = ["set", "IPC", "DDIM steps (condensed with)", "decode (img/s)", "decode (ms/img)"]
-    header += ["DataLoader, 2 workers, cold epoch (img/s)", "threads", "device", "date"]
-    cells = []
-    for r in rows:
-        cells.append([r["method"], r["ipc"], f"{r['steps']} ({r['condensed_steps']})", r["decode_images_per_second"],
-                      r["decode_ms_per_image"], r["loader_images_per_second"], r["threads"], r["device"],
-                      r["date"]])  # fmt: skip
-    return _markdown(header, cells, rows)
-
-
-TABLES = {
-    "accuracy": accuracy_table,
-    "cross-arch": cross_arch_table,
-    "lr-sweep": lr_sweep_table,
-    "speed": speed_table,
-    "precision": precision_table,
-    "loading": loading_table,
-    "scale": scale_table,
-    "generator-loading": generator_loading_table,
-    "artifact-size": artifact_size_table,
-    "ld3m-decode": ld3m_decode_table,
-}
-
-
-def render(readme: str) -> str:
-    for name, fn in TABLES.items():
-        pattern = re.compile(rf"(<!-- bench:{name} -->\n).*?(<!-- /bench:{name} -->)", re.S)
-        table = fn()
-        readme = pattern.sub(lambda m, table=table: m.group(1) + table + "\n" + m.group(2), readme)
-    return readme
-
-
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--check", action="store_true")
-    args = p.parse_args()
-    path = ROOT / "README.md"
-    old = path.read_text()
-    new = render(old)
+    p.add_argument("--check", action="store_true", help="change nothing; exit 1 if the README is out of date")
+    p.add_argument("--results", type=Path, default=RESULTS, help="the records' folder (default benchmarks/results)")
+    p.add_argument("--readme", type=Path, default=ROOT / "README.md", help="the README (default README.md)")
+    args = p.parse_args(argv)
+    old = args.readme.read_text()
+    new, errors, changed = render(old, Results(args.results))
+    for e in errors:
+        print(f"error: {e}", file=sys.stderr)
+    if errors:
+        return 2
     if args.check:
         if new != old:
-            print("README.md benchmark tables are out of date: run benchmarks/table.py", file=sys.stderr)
+            print(f"{args.readme} is out of date ({', '.join(changed)}): run benchmarks/table.py", file=sys.stderr)
             return 1
         return 0
-    path.write_text(new)
+    args.readme.write_text(new)
+    print(f"{args.readme}: {len(changed)} tables and figures updated" + (f" ({', '.join(changed)})" if changed else ""))
     return 0
 
 

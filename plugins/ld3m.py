@@ -7,7 +7,8 @@ in which the predicted clean latent is blended with ``z`` by a weight decaying l
 then the decoder (:mod:`condensed_data.models.diffusion` has the sampler and its equations). The representation is
 :class:`condensed_data.condense.representations.DiffusionLatents`; this module is the recipe.
 
-What follows the public code (``../shared/reference/METHODS.md`` section 4): the learnable quantities and their
+What follows the public code (github.com/Brian-Moser/prune_and_distill, the code link of the paper's arXiv v4:
+``distill_dm_LD3M.py``, ``src/glad_utils.py`` and its DDIM sampler): the learnable quantities and their
 initialization, the skip, DDIM with eta 0 and 10 steps by default, classifier-free guidance 3.0, SGD with momentum
 0.5 on latents and conditioning, and the loop: generate every image without gradient in chunks (``chunk``: 10), take
 the objective's gradient with respect to the images, then re-run the generator chunk by chunk with gradient and

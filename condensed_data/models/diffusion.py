@@ -14,8 +14,8 @@ with its VAE, downloaded from the Hub) works as it is:
 Only the classes above are built, from their JSON configs and safetensors weights (``use_safetensors=True``); no
 code from the folder runs.
 
-**LD3M's sampler** (Moser et al. 2024, following their public code; see ``../shared/reference/METHODS.md`` section
-4.3): with ``S`` DDIM steps at timesteps ``t_{S-1} > ... > t_0`` (eta = 0), a learnable initial latent ``z``,
+**LD3M's sampler** (Moser et al., arXiv 2403.03881, following their public code: github.com/Brian-Moser/
+prune_and_distill, ``src/latentdiff/ldm/models/diffusion/ddim.py``): with ``S`` DDIM steps at timesteps ``t_{S-1} > ... > t_0`` (eta = 0), a learnable initial latent ``z``,
 class conditioning ``c`` and a fixed noise ``n``:
 
 - start: ``x = sqrt(a_{t_{S-1}}) z + sqrt(1 - a_{t_{S-1}}) n`` (the latent forward-noised to the first timestep);

@@ -1,0 +1,160 @@
+"""The README's benchmark tables and prose figures are generated from the committed records (benchmarks/table.py,
+with tables.py and figures.py), markers and generator agree both ways, the records keep every seed
+(benchmarks/records.py), and benchmarks/run.py lists the recorded commands. Fast: nothing here runs a benchmark."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCHMARKS = ROOT / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+
+import figures  # noqa: E402
+import records  # noqa: E402
+import run  # noqa: E402
+import table  # noqa: E402
+import tables  # noqa: E402
+
+README = (ROOT / "README.md").read_text()
+
+
+def _check(readme: str, tmp_path: Path, capsys, *extra: str) -> tuple[int, str, str]:
+    """table.py on a copy of ``readme``, in --check mode and then in write mode: (exit status, stderr, new text);
+    both modes must agree on errors."""
+    path = tmp_path / "README.md"
+    path.write_text(readme)
+    checked = table.main(["--check", "--readme", str(path), *extra])
+    check_err = capsys.readouterr().err
+    written = table.main(["--readme", str(path), *extra])
+    write_err = capsys.readouterr().err
+    if checked == 2 or written == 2:
+        assert (checked, written) == (2, 2) and check_err == write_err, (check_err, write_err)
+        assert path.read_text() == readme, "an erroneous README must be left as it was"
+    return checked, check_err, path.read_text()
+
+
+def test_check_passes_on_the_repository():
+    out = subprocess.run([sys.executable, str(BENCHMARKS / "table.py"), "--check"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+
+
+def test_every_generator_entry_has_its_marker_and_every_marker_an_entry():
+    for name in tables.TABLES:
+        assert f"<!-- bench:{name} -->\n" in README and f"<!-- /bench:{name} -->" in README
+    for name in figures.FIGURES:
+        assert f"<!-- fig:{name} -->" in README
+    assert {m.group(3) for m in table.MARKER.finditer(README)} <= set(tables.TABLES) | set(figures.FIGURES)
+
+
+def test_a_figure_whose_marker_is_missing_is_an_error(tmp_path, capsys):
+    name = "scale-1x2-ckpt1"
+    readme = table.FIGURE.sub(lambda m: "1.56" if m.group(1) == name else m.group(0), README)
+    assert f"<!-- fig:{name} -->" not in readme
+    status, err, _ = _check(readme, tmp_path, capsys)
+    assert status == 2 and f"entry fig:{name} has no <!-- fig:{name} --> marker" in err
+
+
+def test_a_table_whose_marker_is_missing_is_an_error(tmp_path, capsys):
+    start, end = README.index("<!-- bench:precision -->"), README.index("<!-- /bench:precision -->")
+    readme = README[:start] + README[end + len("<!-- /bench:precision -->") :]
+    status, err, _ = _check(readme, tmp_path, capsys)
+    assert status == 2 and "entry bench:precision has no <!-- bench:precision --> marker" in err
+
+
+def test_a_marker_the_generator_does_not_know_is_an_error(tmp_path, capsys):
+    readme = README.replace(
+        "## Benchmarks\n", "## Benchmarks\n\nAbout <!-- fig:no-such-figure -->7<!-- /fig:no-such-figure -->.\n"
+    )
+    status, err, _ = _check(readme, tmp_path, capsys)
+    assert status == 2 and "<!-- fig:no-such-figure --> names no entry" in err
+    readme = README.replace(
+        "## Benchmarks\n", "## Benchmarks\n\n<!-- bench:no-such-table -->\n<!-- /bench:no-such-table -->\n"
+    )
+    status, err, _ = _check(readme, tmp_path, capsys)
+    assert status == 2 and "<!-- bench:no-such-table --> names no entry" in err
+
+
+def test_an_unclosed_figure_marker_is_an_error(tmp_path, capsys):
+    readme = README.replace("<!-- /fig:checkpoint-ms -->", "", 1)
+    status, err, _ = _check(readme, tmp_path, capsys)
+    assert status == 2 and "fig:checkpoint-ms" in err
+
+
+def test_a_stale_figure_is_reported_and_rewritten(tmp_path, capsys):
+    readme = README.replace(
+        "<!-- fig:acc-dm-1 -->71.21<!-- /fig:acc-dm-1 -->", "<!-- fig:acc-dm-1 -->99.99<!-- /fig:acc-dm-1 -->"
+    )
+    assert readme != README
+    status, err, fixed = _check(readme, tmp_path, capsys)
+    assert status == 1 and "fig:acc-dm-1" in err
+    assert fixed == README
+
+
+def test_a_claim_the_records_no_longer_support_is_an_error(tmp_path, capsys):
+    results = tmp_path / "results"
+    shutil.copytree(records.RESULTS, results)
+    rows = json.loads((results / "accuracy.json").read_text())
+    for r in rows:
+        if r["method"] == "echo" and r["ipc"] == 10 and r["arch"] == "convnet" and r["device"].startswith("cpu"):
+            r["accuracy_mean"] = 0.5
+    (results / "accuracy.json").write_text(json.dumps(rows))
+    status, err, _ = _check(README, tmp_path, capsys, "--results", str(results))
+    assert status == 2 and "ECHO beats DM at IPC 10" in err
+
+
+def test_the_scale_table_shows_every_record():
+    scale = tables.scale_table(tables.Results())
+    for r in json.loads((records.RESULTS / "scale.json").read_text()):
+        if r["metric"] == "seconds_per_iteration":
+            assert f"{r['value']:.4f} s per iteration" in scale, r
+
+
+def _accuracy_record(seed: int | None, accuracy: float) -> dict:
+    r = {"benchmark": "accuracy", "dataset": "digits", "method": "dm", "ipc": 1, "arch": "convnet",
+         "accuracy_mean": accuracy, "accuracy_std": 0.01, "models": 2, "precision": "fp32",
+         "budget": {"iterations": 2, "batch_real": 8, "eval_epochs": 3}, "device": "cpu (test)",
+         "date": "2026-01-01", "command": "test"}  # fmt: skip
+    if seed is not None:
+        r["seed"] = seed
+    return r
+
+
+def test_records_that_differ_only_in_seed_both_survive(tmp_path):
+    records.save("accuracy", [_accuracy_record(None, 0.70)], results=tmp_path)  # no seed: seed 0
+    records.save("accuracy", [_accuracy_record(1, 0.74)], results=tmp_path)
+    saved = json.loads((tmp_path / "accuracy.json").read_text())
+    assert sorted((records.seed_of(r), r["accuracy_mean"]) for r in saved) == [(0, 0.70), (1, 0.74)]
+    # The same seed again replaces its record; seed 0 written explicitly is the record without a seed.
+    records.save("accuracy", [_accuracy_record(1, 0.76), _accuracy_record(0, 0.72)], results=tmp_path)
+    saved = json.loads((tmp_path / "accuracy.json").read_text())
+    assert sorted((records.seed_of(r), r["accuracy_mean"]) for r in saved) == [(0, 0.72), (1, 0.76)]
+
+
+def test_tables_and_figures_show_the_spread_over_seeds(tmp_path):
+    records.save("accuracy", [_accuracy_record(s, a) for s, a in ((0, 0.70), (1, 0.74), (2, 0.72))], results=tmp_path)
+    res = tables.Results(tmp_path)
+    rows = [line for line in tables.accuracy_table(res).splitlines() if line.startswith("| digits")]
+    assert len(rows) == 1 and "| 72.00 ± 2.00 over 3 seeds |" in rows[0]
+    mean = figures.mean("accuracy", "accuracy_mean", 100, dataset="digits")(res)
+    assert mean == pytest.approx(72.0)
+    records.save("accuracy", [_accuracy_record(0, 0.70)], results=tmp_path / "one")
+    one = tables.accuracy_table(tables.Results(tmp_path / "one"))
+    assert "| 70.00 ± 1.00 |" in one and "seeds" not in one
+
+
+def test_run_lists_and_dry_runs_every_recorded_command(capsys):
+    assert run.main([]) == 0
+    listed = capsys.readouterr().out
+    names = sorted(p.stem for p in records.RESULTS.glob("*.json"))
+    assert sorted(run.benchmarks()) == names and all(name in listed for name in names)
+    assert run.main(["all", "--dry-run"]) == 0
+    shown = [line[2:] for line in capsys.readouterr().out.splitlines() if line.startswith("$ ")]
+    recorded = {r["command"] for name in names for r in json.loads((records.RESULTS / f"{name}.json").read_text())}
+    assert len(shown) == len(set(shown)) and set(shown) == recorded
+    for command in shown:
+        assert (ROOT / command.split()[1]).is_file(), command
