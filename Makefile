@@ -35,7 +35,10 @@ setup: $(STAMP) ## create .venv and install the package with its extras (once pe
 data: ## install Fashion-MNIST (Debian's dataset-fashion-mnist) when apt is available
 	@if [ -z "$$CONDENSED_DATA_HOME" ] && [ ! -e $(FMNIST) ] && command -v apt-get >/dev/null 2>&1; then \
 		echo "installing Debian package dataset-fashion-mnist"; \
-		$(SUDO) apt-get install -y -q dataset-fashion-mnist >/dev/null || echo "apt-get failed; the demo will try torchvision's download"; \
+		$(SUDO) apt-get install -y -q dataset-fashion-mnist >/dev/null \
+			|| { $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q dataset-fashion-mnist >/dev/null; } \
+			|| { echo "make data: apt-get could not install dataset-fashion-mnist; install it by hand, or put the" \
+				"Fashion-MNIST files in a folder named by CONDENSED_DATA_HOME" >&2; exit 1; }; \
 	fi
 
 demo: setup data ## set up, then condense Fashion-MNIST with DM at IPC 10 on a short CPU budget and evaluate it
@@ -44,9 +47,10 @@ demo: setup data ## set up, then condense Fashion-MNIST with DM at IPC 10 on a s
 		--output out/fashion-mnist-dm-ipc10 --overwrite --download
 	$(BIN)/condensed-data info out/fashion-mnist-dm-ipc10
 
-test: setup data ## set up, then run the test suite (two workers)
-	# Two single-threaded workers use both cores without oversubscribing them.
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 --dist loadfile
+test: setup data ## set up, then run the test suite (two workers); a missing prerequisite fails, skips are listed
+	# Two single-threaded workers use both cores without oversubscribing them. Strict: a missing dataset, extra or
+	# server fails its tests instead of skipping them; -rs prints whatever was skipped, and why.
+	CONDENSED_DATA_STRICT_TESTS=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -rs -n 2 --dist loadfile
 
 bench: setup data ## list the benchmarks; with BENCH=NAME|all [BUDGET=cpu|gpu|all], rerun their recorded commands
 	$(BIN)/python benchmarks/run.py $(BENCH) --budget $(BUDGET)

@@ -1,5 +1,7 @@
+import shutil
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -22,3 +24,20 @@ def single_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def servers(tmp_path_factory):
+    """The loopback Hub: olah (downloads) and the fake Hub's write API (uploads), for the whole session."""
+    from helpers import unavailable
+    from hub_servers import FakeHub, start_olah
+
+    if shutil.which("git") is None:
+        unavailable("git is not installed: olah serves git repositories and the fake Hub writes commits with it")
+    olah, reason = start_olah(tmp_path_factory.mktemp("hub"))
+    if olah is None:
+        unavailable(f"the loopback Hub (olah) could not start: {reason}")
+    fake = FakeHub(olah.mirrors)
+    yield SimpleNamespace(olah=olah.url, fake=fake, mirrors=olah.mirrors)
+    fake.stop()
+    olah.stop()

@@ -2,14 +2,41 @@
 
 from __future__ import annotations
 
+import importlib
+import os
 from pathlib import Path
+from types import ModuleType
+from typing import NoReturn
 
+import pytest
 import torch
 
 from condensed_data.artifact.card import render_card
 from condensed_data.artifact.folder import save_artifact
 from condensed_data.artifact.manifest import Manifest, MethodSpec, Recipe, SourceInfo
 from condensed_data.sources.tensors import save_tensors
+
+# Under CI and `make test` every prerequisite must be there: a missing dataset, extra or server is a failure.
+STRICT = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"} or os.environ.get(
+    "CONDENSED_DATA_STRICT_TESTS", ""
+).strip() in {"1", "true"}
+
+
+def unavailable(reason: str) -> NoReturn:
+    """A test's prerequisite is missing: a failure under CI and ``make test`` (:data:`STRICT`), a skip elsewhere."""
+    if STRICT:
+        pytest.fail(
+            f"{reason} (under CI and `make test` a missing prerequisite is a failure, not a skip)", pytrace=False
+        )
+    pytest.skip(reason)
+
+
+def require(module: str, install: str = "pip install -e '.[dev]'") -> ModuleType:
+    """Import ``module``, or report it unavailable (see :func:`unavailable`) with how to install it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        unavailable(f"{module} is not installed ({install}): {exc}")
 
 
 def tiny_manifest(*, classes: int = 3, ipc: int = 2, shape=(1, 8, 8), label_kind: str = "hard") -> Manifest:

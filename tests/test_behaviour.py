@@ -11,11 +11,12 @@ import warnings
 import pytest
 import torch
 from golden.behaviour import METHODS, load_golden, record
+from helpers import require
 
 
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory):
-    pytest.importorskip("diffusers")  # LD3M's prior
+    require("diffusers")  # LD3M's prior
     return record(tmp_path_factory.mktemp("behaviour"))
 
 

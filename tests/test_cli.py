@@ -2,10 +2,12 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from PIL import Image
 
+from condensed_data._version import __version__
 from condensed_data.cli import build_parser, main
 
 COMMANDS = ["condense", "evaluate", "info", "show", "push", "pull", "export", "prior", "methods"]
@@ -20,10 +22,20 @@ def test_help_for_every_command(command, capsys):
 
 
 def test_console_script_is_installed():
+    """The `condensed-data` executable pip installed next to this interpreter runs the CLI."""
+    script = Path(sys.executable).parent / "condensed-data"
+    assert script.is_file(), f"{script} is missing: reinstall with pip install -e ."
+    out = subprocess.run([str(script), "--version"], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == f"condensed-data {__version__}"
+    methods = subprocess.run([str(script), "methods"], capture_output=True, text=True, check=True).stdout
+    assert all(name in methods for name in ("dm", "atom", "echo", "dcgm", "ld3m"))
+
+
+def test_python_m_runs_the_cli():  # what torchrun and accelerate launch use
     out = subprocess.run(
         [sys.executable, "-m", "condensed_data.cli", "--version"], capture_output=True, text=True, check=True
     )
-    assert out.stdout.startswith("condensed-data ")
+    assert out.stdout.strip() == f"condensed-data {__version__}"
 
 
 def test_methods_lists_dm_with_its_distribution(capsys):

@@ -63,14 +63,28 @@ def test_picklable_and_dataloader_with_workers(artifact):
     assert labels.tolist() == ds.targets
 
 
-def test_distributed_sampler_splits_without_overlap(artifact):
+def test_distributed_sampler_gives_each_rank_its_share_of_the_items(artifact):
+    """Two ranks, each a DataLoader (one with a worker process) over CondensedDataset with a DistributedSampler:
+    together they see every item exactly once with its own label, and set_epoch reshuffles."""
     ds = CondensedDataset(artifact)
-    seen = []
-    for rank in range(2):
+    expected = {tuple(ds[i][0].flatten().tolist()): ds[i][1] for i in range(len(ds))}
+
+    def epoch(rank: int, number: int) -> list[tuple]:
         sampler = torch.utils.data.DistributedSampler(ds, num_replicas=2, rank=rank, shuffle=True, seed=1)
-        seen.append(list(sampler))
-    assert len(seen[0]) == len(seen[1]) == 3
-    assert sorted(seen[0] + seen[1]) == list(range(6))
+        sampler.set_epoch(number)
+        loader = torch.utils.data.DataLoader(ds, batch_size=2, sampler=sampler, num_workers=rank)
+        return [
+            (tuple(x.flatten().tolist()), int(y))
+            for images, labels in loader
+            for x, y in zip(images, labels, strict=True)
+        ]
+
+    first = [epoch(rank, 0) for rank in range(2)]
+    assert len(first[0]) == len(first[1]) == 3
+    seen = first[0] + first[1]
+    assert sorted(image for image, _ in seen) == sorted(expected)  # every item once, none twice
+    assert all(expected[image] == label for image, label in seen)  # each with its own label
+    assert [epoch(rank, 1) for rank in range(2)] != first  # a new epoch, a new order
 
 
 def test_soft_labels(tmp_path):

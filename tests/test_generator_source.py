@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import make_artifact, tiny_manifest
+from helpers import make_artifact, require, tiny_manifest
 from safetensors.torch import save_file
 
 from condensed_data.artifact.folder import ArtifactError, ChecksumError, save_artifact
@@ -218,7 +218,7 @@ def test_export_to_tensors(artifact, tmp_path, capsys):
 
 @pytest.mark.parametrize("workers", [0, 2])
 def test_fresh_mode_resumes_mid_epoch_with_the_unseen_batches(artifact, workers):
-    pytest.importorskip("torchdata")
+    require("torchdata")
     from condensed_data.dataset.resumable import stateful_loader
 
     def loader():

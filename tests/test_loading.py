@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from helpers import make_artifact, tiny_tensors
+from helpers import make_artifact, require, tiny_tensors
 
 from condensed_data import CondensedDataset, CondensedIterableDataset
 from condensed_data.artifact.folder import ArtifactError, read_manifest, sha256_file, write_manifest
@@ -20,8 +20,8 @@ from condensed_data.cli import main
 from condensed_data.interop.export import export_webdataset
 from condensed_data.interop.webdataset import ShardError
 
-wds = pytest.importorskip("webdataset")
-pytest.importorskip("torchdata")
+wds = require("webdataset")
+require("torchdata")
 
 from condensed_data.dataset.resumable import EpochSampler, stateful_loader  # noqa: E402
 
@@ -300,21 +300,6 @@ def test_missing_torchdata_names_the_extra(sets, monkeypatch):
 
 
 # -- the Hub --------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def servers(tmp_path_factory):
-    from hub_servers import FakeHub, start_olah
-
-    if shutil.which("git") is None:
-        pytest.skip("git is not installed: olah serves git repositories and the fake Hub writes commits with it")
-    olah, reason = start_olah(tmp_path_factory.mktemp("hub"))
-    if olah is None:
-        pytest.skip(f"olah could not start: {reason}")
-    fake = FakeHub(olah.mirrors)
-    yield SimpleNamespace(olah=olah.url, fake=fake)
-    fake.stop()
-    olah.stop()
 
 
 def test_stream_a_sharded_set_from_the_hub(sets, servers, tmp_path, monkeypatch):

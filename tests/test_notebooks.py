@@ -12,10 +12,11 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import require, unavailable
 
-nbformat = pytest.importorskip("nbformat", reason="pip install -e '.[dev]' (nbformat, nbclient, ipykernel)")
-nbclient = pytest.importorskip("nbclient", reason="pip install -e '.[dev]' (nbformat, nbclient, ipykernel)")
-pytest.importorskip("ipykernel", reason="pip install -e '.[dev]' (the notebooks' kernel)")
+nbformat = require("nbformat")
+nbclient = require("nbclient")
+require("ipykernel")
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -41,7 +42,7 @@ def _hub_servers_missing() -> str | None:
     return None
 
 
-# What each notebook needs beyond the dev extra; a notebook whose needs are missing is skipped with the reason.
+# What each notebook needs beyond the dev extra; missing needs skip it with the reason (fail it under CI).
 NEEDS = {
     "01_swap_into_training_loop": _fashion_mnist_missing,
     "02_condense_and_evaluate": _fashion_mnist_missing,
@@ -65,7 +66,7 @@ def test_every_notebook_is_stored_without_outputs():
 def test_notebook_runs(path: Path, tmp_path: Path, monkeypatch):
     missing = NEEDS.get(path.stem, lambda: None)()
     if missing:
-        pytest.skip(missing)
+        unavailable(missing)
     monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
     monkeypatch.setenv("TMPDIR", str(tmp_path))  # the notebooks' tempfile.mkdtemp() folders land here too
     nb = nbformat.read(path, as_version=4)

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import require
 from PIL import Image
 
 from condensed_data.data import from_image_folder, from_tensors, from_torchvision, load_dataset
@@ -162,7 +163,7 @@ def test_in_memory_shortcut_is_not_trusted_when_items_differ() -> None:
 
 
 def test_real_torchvision_dataset_gives_the_same_fingerprint(tmp_path: Path, idx_writer, caplog) -> None:
-    torchvision = pytest.importorskip("torchvision")
+    torchvision = require("torchvision")
     raw = tmp_path / "FashionMNIST" / "raw"
     idx_writer(raw / "t10k-images-idx3-ubyte", pixels(6, (6, 28, 28)))
     idx_writer(raw / "t10k-labels-idx1-ubyte", np.array([3, 1, 4, 1, 5, 9], dtype=np.uint8))

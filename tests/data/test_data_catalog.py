@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import require
 
 import condensed_data.data as data
 from condensed_data.data import list_datasets, load_dataset
@@ -44,5 +45,5 @@ def test_fashion_mnist_by_name_with_root(tmp_path: Path, idx_writer, alias: str)
 
 
 def test_digits_ignores_root_and_download(tmp_path: Path) -> None:
-    pytest.importorskip("sklearn")
+    require("sklearn")
     assert len(load_dataset("digits", "test", root=tmp_path, download=True)) == 364

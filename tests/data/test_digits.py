@@ -7,10 +7,11 @@ import sys
 import numpy as np
 import pytest
 import torch
+from helpers import require
 
 from condensed_data.data import digits, load_dataset
 
-sklearn_datasets = pytest.importorskip("sklearn.datasets")
+sklearn_datasets = require("sklearn.datasets")
 
 
 @pytest.fixture(scope="module")

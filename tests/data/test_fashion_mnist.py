@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import unavailable
 
 from condensed_data.data import fashion_mnist, load_dataset
 from condensed_data.data.fashion_mnist import (
@@ -197,10 +198,9 @@ def test_download_failures_say_what_to_do(isolated: Path, monkeypatch: pytest.Mo
         load_fashion_mnist(download=True)
 
 
-@pytest.mark.skipif(
-    not Path("/usr/share/datasets/fashion-mnist").is_dir(), reason="dataset-fashion-mnist not installed"
-)
 def test_real_files() -> None:
+    if not Path("/usr/share/datasets/fashion-mnist").is_dir():
+        unavailable("dataset-fashion-mnist is not installed (make data, or sudo apt-get install dataset-fashion-mnist)")
     train = load_dataset("fashion-mnist", "train")
     assert len(train) == 60000 and train.images.shape == (60000, 1, 28, 28)
     assert train.class_counts() == [6000] * 10

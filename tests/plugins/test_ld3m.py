@@ -4,7 +4,7 @@ import shutil
 import pytest
 import torch
 from condensed_data_plugins.ld3m import LD3M, LD3MConfig
-from helpers import accuracy_vs_random_real, make_artifact, make_tiny_dit, optimize
+from helpers import accuracy_vs_random_real, make_artifact, make_tiny_dit, optimize, require
 
 from condensed_data.artifact.folder import ArtifactError
 from condensed_data.cli import main
@@ -18,7 +18,7 @@ from condensed_data.models.diffusion import DiffusionError, load_diffusion, skip
 from condensed_data.seeding import make_generator
 from condensed_data.testing import check_method, tiny_real_dataset
 
-diffusers = pytest.importorskip("diffusers")
+diffusers = require("diffusers")
 
 TINY_PRIOR = LDMPriorConfig(
     autoencoder_iterations=3, denoiser_iterations=3, batch_size=8, image_size=8, width=8, denoiser_width=16
