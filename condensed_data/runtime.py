@@ -26,9 +26,9 @@ def tune_cpu_allocator(threshold: int = 1 << 30) -> bool:
     """Keep freed large buffers inside the process (glibc only); returns whether it applied.
 
     Training small networks on the CPU allocates and frees the same large activation buffers every step. By
-    default glibc returns such buffers to the OS and the next step pays page faults to get them back; measured
-    on the 2-core benchmark machine this cost about 20% of a ConvNet-3 training step. Raising glibc's mmap and
-    trim thresholds keeps them (at the price of a higher resident size).
+    default glibc returns such buffers to the OS and the next step pays page faults to get them back (a cost seen in
+    profiles of ConvNet-3 training steps; not recorded as a benchmark). Raising glibc's mmap and trim thresholds
+    keeps them (at the price of a higher resident size).
     """
     if not sys.platform.startswith("linux"):
         return False

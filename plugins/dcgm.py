@@ -28,12 +28,12 @@ inter-class losses" is our design, not the paper's, and the exact DCGM formulati
   embeddings (:func:`condensed_data.condense.objectives.inter_class_loss`). No adversarial term during condensation.
 - Optimizer: Adam, ``lr_gen`` on the generator and ``lr_codes`` on the codes. Learning rates and the iteration
   count are our defaults from short runs on scikit-learn digits (300 iterations, IPC 1); not tuned on larger data.
-- Loss weights: DM's summed loss grows with the embedding width and scale (about 2,500 on Fashion-MNIST with a
-  random generator and 2048-d ConvNet-3 embeddings, about 0.9 on 8x8 digits), while both regularizers are
-  bounded, so a weight means different things on different data. The defaults (10 and 10) put each regularizer's
-  gradient on the generator at roughly 1-2% of the matching gradient at the start on Fashion-MNIST (measured:
-  |grad| match 13,000, intra 18, inter 11) and more once a prior has made the match small; on 8x8 digits use
-  about 0.1 for ``lambda_inter`` (as the test does). Sweep them for your data.
+- Loss weights: DM's summed loss grows with the embedding width and scale (it is three orders of magnitude larger
+  on Fashion-MNIST with 2048-d ConvNet-3 embeddings than on 8x8 digits), while both regularizers are bounded, so a
+  weight means different things on different data. The defaults (10 and 10) keep each regularizer's gradient on
+  the generator a small fraction of the matching gradient at the start on Fashion-MNIST (a one-off check, not a
+  recorded benchmark) and a larger one once a prior has made the match small; on 8x8 digits use about 0.1 for
+  ``lambda_inter`` (as the test does). Sweep them for your data, on a validation split.
 - Several processes: the generator is shared (``sharding = "data"``). Every process draws the same random stream,
   generates all synthetic images and keeps its share of each class's real batch; the driver averages gradients.
   For the default ``dm`` objective the averaged gradient equals the single-process one exactly (the mean-embedding
