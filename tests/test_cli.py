@@ -46,7 +46,7 @@ def test_objective_swaps_the_comparison_and_is_recorded(tmp_path, capsys):
     config = json.loads((out / "condensed.json").read_text())["method"]["config"]
     assert (config["objective"], config["objective_options"], config["lr_img"]) == ("echo", {"kernel": "linear"}, 1.0)
     assert main(["condense", "--objective", "mtt", "--dataset", "digits", "--output", str(tmp_path / "x")]) == 2
-    assert "built-in objectives: dm, atom, echo" in capsys.readouterr().err
+    assert "unknown objective 'mtt'. Known objectives: atom, dm, echo." in capsys.readouterr().err
     assert main(["condense", "--set", "lr_img.x=1", "--dataset", "digits", "--output", str(tmp_path / "y")]) == 2
 
 
