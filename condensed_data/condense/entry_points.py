@@ -1,8 +1,9 @@
 """The plugin machinery under every registry: reading entry points, importing what they name, and the errors.
 
-This module knows nothing of methods or objectives; :mod:`condensed_data.condense.registry` builds one
-:class:`~condensed_data.condense.registry.Registry` per entry-point group on top of it. Each function here takes the
-*kind* of thing a group holds (``"method"``, ``"objective"``) only to word its messages.
+Apart from the names of a few error classes, it knows nothing of methods or objectives:
+:class:`~condensed_data.condense.plugin_registry.Registry` builds on it, and :mod:`condensed_data.condense.registry`
+holds one registry per entry-point group. Each function here takes the *kind* of thing a group holds
+(``"method"``, ``"objective"``) only to word its messages.
 
 It imports neither torch, nor ``importlib.metadata``, nor anything of ``condensed_data`` at import time:
 installed metadata is read on first use (:func:`iter_entry_points`), and a plugin module is imported only when its
