@@ -27,7 +27,11 @@ def test_console_script_is_installed():
 
 def test_methods_lists_dm_with_its_distribution(capsys):
     assert main(["methods"]) == 0
-    line = next(row for row in capsys.readouterr().out.splitlines() if row.startswith("dm "))
+    out = capsys.readouterr().out
+    methods, objectives = out.split("objectives (--objective NAME):")
+    line = next(row for row in methods.splitlines() if row.startswith("dm "))
+    assert "condensed-data" in line and "(built-in)" in line
+    line = next(row for row in objectives.splitlines() if row.startswith("echo "))
     assert "condensed-data" in line and "(built-in)" in line
 
 

@@ -94,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--objective",
         default=None,
-        help="how features are compared: dm, atom or echo (default: the method's own); e.g. --method dm --objective echo",
+        help="how features are compared: dm, atom, echo or a plugin's (see `condensed-data methods`; default: the "
+        "method's own); e.g. --method dm --objective echo",
     )
     p.add_argument("--iterations", type=int, default=None, help="optimization iterations (default: the method's own)")
     p.add_argument("--seed", type=int, default=0, help="base seed of every random draw (default 0)")
@@ -233,8 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser(
         "methods",
-        help="list registered methods with their distribution and version",
-        description="List the methods found through the condensed_data.methods entry points.",
+        help="list registered methods and objectives with their distribution and version",
+        description="List the methods and objectives found through the condensed_data.methods and "
+        "condensed_data.objectives entry points (and registered at runtime).",
     )
     return parser
 
@@ -476,16 +478,20 @@ def _cmd_prior(args: argparse.Namespace) -> int:
 
 
 def _cmd_methods(args: argparse.Namespace) -> int:
-    from condensed_data.condense.registry import method_info
+    from condensed_data.condense.registry import method_info, objective_info
 
-    infos = method_info(load=True)
-    if not infos:
-        print("no methods registered")
-        return 0
-    width = max(len(i.name) for i in infos)
-    for i in infos:
-        status = f"  ERROR: {i.error}" if i.error else ""
-        print(f"{i.name:<{width}}  {i.distribution} {i.version}{'  (built-in)' if i.builtin else ''}{status}")
+    sections = [("methods (--method NAME)", method_info(load=True))]
+    sections.append(("objectives (--objective NAME)", objective_info(load=True)))
+    width = max((len(i.name) for _, infos in sections for i in infos), default=0)
+    for n, (title, infos) in enumerate(sections):
+        if n:
+            print()
+        print(f"{title}:")
+        if not infos:
+            print("  none registered")
+        for i in infos:
+            status = f"  ERROR: {i.error}" if i.error else ""
+            print(f"{i.name:<{width}}  {i.distribution} {i.version}{'  (built-in)' if i.builtin else ''}{status}")
     return 0
 
 
