@@ -329,10 +329,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     config = _eval_config(args)
     test = load_dataset(m.source.name, "test", root=args.data_root, download=args.download)
     images, labels = ds.tensors()
-    recipe = (m.recipe.mean, m.recipe.std)
     results = evaluate(
         images, labels, test, config=config, archs=_archs(args), seed=args.seed, device=args.device, progress=True,
-        normalization=recipe,
+        normalization=m.recipe,
     )  # fmt: skip
     if args.baseline:
         train = load_dataset(m.source.name, m.source.split, root=args.data_root, download=args.download)
@@ -345,7 +344,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             seed=args.seed,
             device=args.device,
             progress=True,
-            normalization=recipe,
+            normalization=m.recipe,
         )
     print(f"test accuracy on {results[0].test_set} ({config.epochs} epochs):")
     _print_evaluations(results, f"condensed ({m.method.name})")
