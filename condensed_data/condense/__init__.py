@@ -5,7 +5,9 @@
 * :mod:`.augment`: differentiable Siamese augmentation (DSA).
 * :mod:`.registry`: methods and objectives by name, from entry points (:mod:`.plugin_registry`: one group's
   registry; :mod:`.entry_points`: reading and importing entry points).
-* :mod:`.driver`: :func:`condense`, the loop that runs any method and writes the artifact.
+* :mod:`.driver`: :func:`condense`, which runs any method and writes the artifact, in named steps;
+  :mod:`.config`: what a run is (:class:`CondenseConfig`) and produced; :mod:`.loop`: the optimization loop;
+  :mod:`.checkpoint`: checkpoints (atomic writes, resume) and stop signals.
 * :mod:`.processes`: several processes through Accelerate (class- or data-sharded).
 * :mod:`.priors`: training the generative priors DCGM and LD3M start from.
 
