@@ -37,6 +37,7 @@ __all__ = [
     "Checkpoint",
     "CondensationError",
     "CondensationInterrupted",
+    "RunSettings",
     "StopSignals",
     "checkpoint_path",
     "identity",
