@@ -43,7 +43,7 @@ def main() -> None:
         start = time.perf_counter()
         results = evaluate(
             images, labels, test, config=cfg, archs=archs, seed=m.seed, progress=True,
-            normalization=(m.recipe.mean, m.recipe.std),
+            normalization=m.recipe,
         )  # fmt: skip
         seconds = time.perf_counter() - start
         records = [

@@ -85,7 +85,7 @@ def main() -> None:
             test = load_dataset(m.source.name, "test")
             cfg = EvalConfig(epochs=args.eval_epochs, models=args.eval_models)
             start = time.perf_counter()
-            e = evaluate(images, labels, test, config=cfg, seed=m.seed, normalization=(m.recipe.mean, m.recipe.std))[0]
+            e = evaluate(images, labels, test, config=cfg, seed=m.seed, normalization=m.recipe)[0]
             record = artifact_accuracy(
                 m,
                 e,

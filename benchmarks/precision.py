@@ -35,9 +35,7 @@ def main() -> None:
     records = []
     for precision in ("fp32", "bf16"):
         cfg = EvalConfig(epochs=args.eval_epochs, models=args.eval_models, precision=precision)
-        [e] = evaluate(
-            images, labels, test, config=cfg, seed=0, progress=True, normalization=(m.recipe.mean, m.recipe.std)
-        )
+        [e] = evaluate(images, labels, test, config=cfg, seed=0, progress=True, normalization=m.recipe)
         records.append(
             stamp(
                 {

@@ -53,21 +53,21 @@ def _child(args: argparse.Namespace) -> None:
     import torch
     from condensed_data_plugins.dm import DM
 
-    import condensed_data.condense.driver as driver
+    from condensed_data.condense.checkpoint import Checkpoint
     from condensed_data.condense.driver import CondenseConfig, condense
     from condensed_data.condense.registry import register
     from condensed_data.runtime import tune_cpu_allocator
 
     stamps: list[float] = []
     saves: list[float] = []
-    save_checkpoint = driver._save_checkpoint
+    save_checkpoint = Checkpoint.save
 
     def timed_save(*a, **kw):
         start = time.perf_counter()
         save_checkpoint(*a, **kw)
         saves.append(time.perf_counter() - start)
 
-    driver._save_checkpoint = timed_save
+    Checkpoint.save = timed_save
 
     class TimedDM(DM):
         name = "timed-dm"

@@ -1,15 +1,21 @@
-"""The plugin contract test: run it on your method class to check it works with condensed-data's driver.
+"""The plugin contract tests: run them on your method or objective class to check it works with condensed-data.
 
->>> from condensed_data.condense.registry import get_method
->>> check_method(get_method("dm"))  # raises AssertionError naming the broken rule; returns None when all hold
+:func:`check_method` checks a method against what the driver calls; :func:`check_objective` checks an objective
+against what the matching loop calls. Each raises ``AssertionError`` naming the broken rule and returns ``None``
+when all hold.
+
+>>> from condensed_data.condense.registry import get_method, get_objective
+>>> check_method(get_method("dm"))
+>>> check_objective(get_objective("echo"))
 
 In a plugin's test suite::
 
-    from condensed_data.testing import check_method
-    from my_plugin import MyMethod
+    from condensed_data.testing import check_method, check_objective
+    from my_plugin import MyMethod, MyObjective
 
     def test_contract():
         check_method(MyMethod)
+        check_objective(MyObjective)
 """
 
 from __future__ import annotations
@@ -24,10 +30,14 @@ import torch
 
 from condensed_data.artifact.folder import save_artifact
 from condensed_data.condense.method import Method, MethodConfig
+from condensed_data.condense.objectives import Objective
 from condensed_data.data import RealDataset
+from condensed_data.nn import get_network
 from condensed_data.seeding import make_generator
 
-__all__ = ["check_method", "tiny_real_dataset"]
+__all__ = ["check_method", "check_objective", "tiny_real_dataset"]
+
+_NAME_RE = r"[a-z0-9][a-z0-9_-]*"
 
 
 def tiny_real_dataset(
@@ -69,7 +79,7 @@ def check_method(
     assert isinstance(cls, type) and issubclass(cls, Method), (
         f"{cls!r} must subclass condensed_data.condense.method.Method"
     )
-    assert isinstance(getattr(cls, "name", None), str) and re.fullmatch(r"[a-z0-9][a-z0-9_-]*", cls.name), (
+    assert isinstance(getattr(cls, "name", None), str) and re.fullmatch(_NAME_RE, cls.name), (
         f"{cls.__name__}.name must be a lower-case identifier like 'dm', got {getattr(cls, 'name', None)!r}"
     )
     assert issubclass(cls.config_class, MethodConfig) and dataclasses.is_dataclass(cls.config_class), (
@@ -183,4 +193,116 @@ def _check_class_shards(cls: type[Method], real: RealDataset, ipc: int, seed: in
     assert abs(total - full_value) <= 1e-4 * max(1.0, abs(full_value)), (
         f"the shards' losses add up to {total}, the full loss is {full_value}: with sharding='classes' the loss "
         "must be a sum of per-class terms (declare sharding='none' or 'data' otherwise)"
+    )
+
+
+def check_objective(
+    cls: type,
+    *,
+    options: dict | None = None,
+    identical_is_zero: bool = True,
+    arch: str = "convnet",
+    image_shape: tuple[int, int, int] = (3, 8, 8),
+    classes: int = 3,
+    seed: int = 0,
+) -> None:
+    """Assert that ``cls`` honours the objective contract (:class:`condensed_data.condense.objectives.Objective`).
+
+    Checks: ``cls`` subclasses ``Objective`` and has a registrable ``name``; its options round-trip through
+    ``to_dict()`` and JSON; ``features(net, images)`` returns a non-empty tuple of per-sample tensors (first dimension
+    ``N``; a batch's features are its halves' features concatenated, since real batches are passed in chunks);
+    ``compare`` on per-class features ``(K, B, ...)`` / ``(K, M, ...)`` returns a finite scalar, the same one twice,
+    whose gradient reaches the synthetic features and, through ``features``, the synthetic images; and, unless
+    ``identical_is_zero`` is false, ``compare(x, x)`` is zero (to rounding) for identical real and synthetic features.
+
+    Args:
+        cls: The objective class.
+        options: Options to build it with (its defaults otherwise).
+        identical_is_zero: Whether identical real and synthetic features give a zero loss (true of distances and
+            divergences; pass ``False`` for an objective with a regularizer of its own).
+        arch: The random network the features are taken under (see :func:`condensed_data.nn.list_networks`).
+        image_shape: ``(C, H, W)`` of the random images.
+        classes: Number of classes ``K``.
+        seed: Seed of the network and the images.
+
+    Example:
+        >>> from condensed_data.condense.objectives import MeanEmbedding
+        >>> check_objective(MeanEmbedding)
+    """
+    assert isinstance(cls, type) and issubclass(cls, Objective), (
+        f"{cls!r} must subclass condensed_data.condense.objectives.Objective"
+    )
+    assert isinstance(getattr(cls, "name", None), str) and re.fullmatch(_NAME_RE, cls.name), (
+        f"{cls.__name__}.name must be a lower-case identifier like 'dm' (a ClassVar[str]), "
+        f"got {getattr(cls, 'name', None)!r}"
+    )
+    objective = cls(**dict(options or {}))
+    try:
+        text = json.dumps(objective.to_dict())
+    except TypeError as exc:
+        raise AssertionError(f"{cls.__name__}.to_dict() must be JSON-ready ({exc})") from None
+    assert cls(**json.loads(text)) == objective, (
+        f"{cls.__name__}'s options do not round-trip: {cls.__name__}(**to_dict()) after JSON differs from the original"
+    )
+
+    c, h, w = image_shape
+    net = get_network(arch, channels=c, num_classes=classes, image_size=(h, w), generator=make_generator(seed))
+    net.requires_grad_(False)  # frozen, as in the matching loop
+    g = make_generator(seed + 1)
+    per_real, per_syn = 4, 2
+    real = torch.randn((classes * per_real, *image_shape), generator=g)
+    syn = torch.randn((classes * per_syn, *image_shape), generator=g).requires_grad_()
+
+    with torch.no_grad():
+        feat_real = objective.features(net, real)
+        halves = [objective.features(net, part) for part in real.split(len(real) // 2)]
+    _check_features(cls, feat_real, len(real))
+    for i, (whole, *parts) in enumerate(zip(feat_real, *halves, strict=True)):
+        assert torch.allclose(torch.cat(parts), whole, rtol=1e-4, atol=1e-5), (
+            f"{cls.__name__}.features() is not per-sample: feature {i} of a batch differs from its two halves' "
+            "concatenated (the matching loop passes real batches in chunks)"
+        )
+    feat_syn = objective.features(net, syn)
+    _check_features(cls, feat_syn, len(syn))
+    real_pc = tuple(f.unflatten(0, (classes, -1)) for f in feat_real)
+    syn_pc = tuple(f.unflatten(0, (classes, -1)) for f in feat_syn)
+
+    loss = objective.compare(real_pc, syn_pc)
+    assert torch.is_tensor(loss) and loss.dim() == 0, (
+        f"{cls.__name__}.compare() must return a scalar tensor, got {loss.shape if torch.is_tensor(loss) else loss!r}"
+    )
+    assert torch.isfinite(loss), f"{cls.__name__}.compare() returned {float(loss.detach())}"
+    again = objective.compare(real_pc, syn_pc)
+    assert torch.allclose(loss, again), (
+        f"{cls.__name__}.compare() gave {float(loss.detach())} then {float(again.detach())} on the same features: "
+        "hidden randomness?"
+    )
+    leaves = tuple(f.detach().requires_grad_() for f in syn_pc)
+    on_leaves = objective.compare(real_pc, leaves)
+    if on_leaves.requires_grad:
+        on_leaves.backward()
+    assert any(f.grad is not None and f.grad.abs().sum() > 0 for f in leaves), (
+        f"the gradient of {cls.__name__}.compare() does not reach the synthetic features (a detach, or .item()?)"
+    )
+    if loss.requires_grad:
+        loss.backward()
+    assert syn.grad is not None and syn.grad.abs().sum() > 0, (
+        f"the gradient of {cls.__name__}.compare() does not reach the synthetic images through features() "
+        "(features must stay differentiable: no torch.no_grad or detach for synthetic images)"
+    )
+    if identical_is_zero:
+        same = float(objective.compare(real_pc, tuple(f.clone() for f in real_pc)).detach())
+        assert abs(same) <= 1e-4 * max(abs(float(loss.detach())), 1.0), (
+            f"{cls.__name__}.compare(x, x) is {same} for identical real and synthetic features, expected 0; "
+            "pass identical_is_zero=False if that is intended"
+        )
+
+
+def _check_features(cls: type, features: object, n: int) -> None:
+    assert isinstance(features, tuple) and features and all(torch.is_tensor(f) for f in features), (
+        f"{cls.__name__}.features() must return a non-empty tuple of tensors, got {type(features).__name__}"
+    )
+    shapes = [list(f.shape) for f in features]
+    assert all(f.dim() >= 1 and f.shape[0] == n for f in features), (
+        f"{cls.__name__}.features() must return per-sample tensors (N, ...) with N = {n} images, got shapes {shapes}"
     )

@@ -40,7 +40,11 @@ def test_python_m_runs_the_cli():  # what torchrun and accelerate launch use
 
 def test_methods_lists_dm_with_its_distribution(capsys):
     assert main(["methods"]) == 0
-    line = next(row for row in capsys.readouterr().out.splitlines() if row.startswith("dm "))
+    out = capsys.readouterr().out
+    methods, objectives = out.split("objectives (--objective NAME):")
+    line = next(row for row in methods.splitlines() if row.startswith("dm "))
+    assert "condensed-data" in line and "(built-in)" in line
+    line = next(row for row in objectives.splitlines() if row.startswith("echo "))
     assert "condensed-data" in line and "(built-in)" in line
 
 
@@ -59,7 +63,7 @@ def test_objective_swaps_the_comparison_and_is_recorded(tmp_path, capsys):
     config = json.loads((out / "condensed.json").read_text())["method"]["config"]
     assert (config["objective"], config["objective_options"], config["lr_img"]) == ("echo", {"kernel": "linear"}, 1.0)
     assert main(["condense", "--objective", "mtt", "--dataset", "digits", "--output", str(tmp_path / "x")]) == 2
-    assert "built-in objectives: dm, atom, echo" in capsys.readouterr().err
+    assert "unknown objective 'mtt'. Known objectives: atom, dm, echo." in capsys.readouterr().err
     assert main(["condense", "--set", "lr_img.x=1", "--dataset", "digits", "--output", str(tmp_path / "y")]) == 2
 
 

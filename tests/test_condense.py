@@ -182,3 +182,21 @@ def test_manifest_records_the_objective_that_ran(tiny, tmp_path):
         unregister("dm-with-mmd")
     assert result.manifest.method.config["objective"] == "echo"
     assert run(tiny, tmp_path / "b", evaluate=False).manifest.method.config["objective"] == "dm"
+
+
+def test_the_driver_looks_the_method_up_once_and_records_its_distribution(tiny, tmp_path, monkeypatch):
+    import condensed_data.condense.driver as driver
+    from condensed_data.condense.registry import lookup
+
+    calls = []
+    monkeypatch.setattr(driver, "lookup", lambda name: calls.append(name) or lookup(name))
+    method = run(tiny, tmp_path / "a", evaluate=False).manifest.method
+    assert calls == ["dm"]
+    assert (method.distribution, method.version) == (lookup("dm").distribution, lookup("dm").version)
+
+    register("dm-here", DM)
+    try:
+        method = run(tiny, tmp_path / "b", method="dm-here", evaluate=False).manifest.method
+    finally:
+        unregister("dm-here")
+    assert (method.name, method.distribution, method.version) == ("dm-here", "<runtime>", "")

@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from condensed_data.artifact.manifest import Recipe
 from condensed_data.evaluate.protocol import EvalConfig, evaluate, evaluate_random_real, train_network
 from condensed_data.testing import tiny_real_dataset
 
@@ -101,3 +102,6 @@ def test_normalization_is_the_recipe_not_the_test_sets_own(data):
     c = evaluate(train.images, train.labels, own, config=FAST, seed=0)[0].accuracies
     assert a == b
     assert a != c  # the default really is the test set's own statistics
+    # The manifest's Recipe is accepted as it is (what the driver passes), with the same result as its (mean, std).
+    as_recipe = Recipe(mean=tuple(train.mean), std=tuple(train.std), epochs=7)
+    assert evaluate(train.images, train.labels, own, config=FAST, seed=0, normalization=as_recipe)[0].accuracies == a

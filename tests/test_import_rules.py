@@ -135,7 +135,6 @@ def test_only_the_diffusion_modules_import_diffusers():
             assert not any(m.startswith("diffusers") for m in _imports(path)), path
 
 
-@pytest.mark.xfail(strict=True, reason="driver, registry: split in later steps of issue 14")
 def test_no_module_over_500_lines():
     long = {p.relative_to(ROOT).as_posix(): n for p in _files() if (n := len(p.read_text().splitlines())) > MAX_LINES}
     assert long == {}

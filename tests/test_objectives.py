@@ -1,18 +1,31 @@
 import math
+from dataclasses import dataclass
+from importlib.metadata import EntryPoint
+from typing import ClassVar
 
 import pytest
 import torch
 from torch import nn
 
+from condensed_data.condense import entry_points
 from condensed_data.condense.matching import PixelConfig
 from condensed_data.condense.objectives import (
     AttentionMixer,
     KernelMMD,
     MeanEmbedding,
+    Objective,
     attention_maps,
     make_objective,
     mean_embedding_loss,
     mmd2,
+)
+from condensed_data.condense.registry import (
+    OBJECTIVE_ENTRY_POINT_GROUP,
+    list_objectives,
+    lookup_objective,
+    refresh,
+    register_objective,
+    unregister_objective,
 )
 from condensed_data.nn import get_network
 from condensed_data.seeding import make_generator
@@ -124,7 +137,7 @@ def test_mmd_gradient_reaches_synthetic_features():
 def test_make_objective_errors_name_the_fix():
     assert make_objective("ECHO") == KernelMMD()
     assert make_objective("atom", {"power": 2}).power == 2
-    with pytest.raises(ValueError, match="built-in objectives: dm, atom, echo"):
+    with pytest.raises(ValueError, match=r"unknown objective 'mtt'\. Known objectives: atom, dm, echo\b"):
         make_objective("mtt")
     with pytest.raises(ValueError, match=r"unknown option\(s\) \['p'\] for objective 'atom'; its options: balance"):
         make_objective("atom", {"p": 4})
@@ -145,3 +158,97 @@ def test_objective_options_round_trip_through_json():
     obj = KernelMMD(multipliers=(1, 2))
     again = make_objective("echo", json.loads(json.dumps(obj.to_dict())))
     assert again == obj and again.multipliers == (1.0, 2.0)
+
+
+# Objectives as plugins: a third party's objective is usable by name wherever a built-in one is.
+
+
+@dataclass(frozen=True)
+class MeanAndVariance(Objective):
+    """A third party's objective: class means plus ``weight`` times per-dimension variances."""
+
+    name: ClassVar[str] = "meanvar"
+    weight: float = 1.0
+
+    def compare(self, real, syn):
+        (fr,), (fs,) = real, syn
+        variances = (fr.var(1, unbiased=False) - fs.var(1, unbiased=False)).pow(2).sum()
+        return mean_embedding_loss(fr, fs) + self.weight * variances
+
+
+class NotAnObjective:
+    pass
+
+
+def _with_entry_points(monkeypatch, *extra):
+    """Add entry points (name, value, distribution) to the group condensed_data.objectives of the real ones."""
+    scan = entry_points.iter_entry_points
+
+    def patched(group):
+        yield from scan(group)
+        if group == OBJECTIVE_ENTRY_POINT_GROUP:
+            for name, value, dist in extra:
+                yield EntryPoint(name=name, value=value, group=group), dist, "0.2"
+
+    monkeypatch.setattr(entry_points, "iter_entry_points", patched)
+    refresh()
+
+
+@pytest.fixture(params=["runtime", "entry-point"])
+def meanvar(request, monkeypatch):
+    """The plugin objective, registered at runtime or installed (an injected entry point)."""
+    if request.param == "runtime":
+        register_objective("meanvar", MeanAndVariance)
+        yield "meanvar"
+        unregister_objective("meanvar")
+    else:
+        with monkeypatch.context() as m:
+            _with_entry_points(m, ("meanvar", f"{__name__}:MeanAndVariance", "meanvar-plugin"))
+            assert lookup_objective("MeanVar").distribution == "meanvar-plugin"
+            yield "meanvar"
+        refresh()
+    assert "meanvar" not in list_objectives()
+
+
+def test_a_plugin_objective_is_usable_by_name(meanvar):
+    assert make_objective("MEANVAR", {"weight": 2.0}) == MeanAndVariance(weight=2.0)
+    with pytest.raises(
+        ValueError, match=r"unknown option\(s\) \['power'\] for objective 'meanvar'; its options: weight"
+    ):
+        make_objective(meanvar, {"power": 2})
+    config = PixelConfig(objective=meanvar, objective_options={"weight": 0.5})  # any method's config
+    assert config.objective == "meanvar"
+
+
+def test_a_plugin_objective_runs_from_condense_config_options(meanvar, tmp_path, single_thread):
+    from condensed_data.condense.driver import CondenseConfig, build_method, condense
+    from condensed_data.testing import tiny_real_dataset
+
+    real = tiny_real_dataset(per_class=6)
+    options = {"batch_real": 4, "objective": meanvar, "objective_options": {"weight": 0.5}}
+    config = CondenseConfig(method="dm", dataset="tiny", ipc=1, iterations=2, options=options, evaluate=False)
+    method = build_method(config, real, make_generator(0))
+    assert method.objective == MeanAndVariance(weight=0.5)
+    manifest = condense(config, tmp_path / "a", real=real, progress=False).manifest
+    assert manifest.method.config["objective"] == "meanvar"
+    assert manifest.method.config["objective_options"] == {"weight": 0.5}
+
+
+def test_a_registered_class_that_is_not_an_objective_is_refused(monkeypatch):
+    with monkeypatch.context() as m:
+        _with_entry_points(m, ("plain", f"{__name__}:NotAnObjective", "odd-plugin"))
+        with pytest.raises(
+            ValueError, match=r"objective 'plain' \(from 'odd-plugin 0.2'\) is .*NotAnObjective.*subclass"
+        ):
+            make_objective("plain")
+    refresh()
+
+
+def test_a_missing_builtin_objective_says_to_reinstall(monkeypatch):
+    with monkeypatch.context() as m:
+        m.setattr(entry_points, "iter_entry_points", lambda group: iter(()))
+        refresh()
+        with pytest.raises(ValueError, match=r"built-in objective 'echo' is missing .* reinstall"):
+            make_objective("echo")
+    refresh()
+    assert make_objective("echo") == KernelMMD()

@@ -1,4 +1,5 @@
-"""Tests for condensed_data.condense.registry: discovery, lazy loading, clashes and error messages."""
+"""Tests for condensed_data.condense.registry: discovery, lazy loading, clashes and error messages, for both groups
+(methods and objectives) served by the one Registry implementation."""
 
 from __future__ import annotations
 
@@ -15,39 +16,59 @@ from pathlib import Path
 
 import pytest
 
-from condensed_data.condense import registry
+from condensed_data.condense import entry_points, registry
 from condensed_data.condense.registry import (
     DuplicateMethodError,
+    DuplicateObjectiveError,
     PluginLoadError,
+    Registered,
     RegistryError,
     UnknownMethodError,
+    UnknownObjectiveError,
     get_method,
+    get_objective,
     list_methods,
+    list_objectives,
+    lookup,
+    lookup_objective,
     method_info,
+    objective_info,
     refresh,
     register,
+    register_objective,
     unregister,
+    unregister_objective,
 )
 
 GROUP = registry.ENTRY_POINT_GROUP
+OBJECTIVES = registry.OBJECTIVE_ENTRY_POINT_GROUP
 AddEntryPoint = Callable[..., None]
+
+
+def _fresh(old: registry.Registry) -> registry.Registry:
+    return registry.Registry(old.group, old.kind, contract=old.contract, register_function=old.register_function)
 
 
 @pytest.fixture(autouse=True)
 def fresh_registry(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every test starts from an empty registry, with plugin autoload on."""
-    monkeypatch.setattr(registry, "_REGISTRY", registry._Registry())
+    """Every test starts from empty registries, with plugin autoload on."""
+    monkeypatch.setattr(registry, "_METHODS", _fresh(registry._METHODS))
+    monkeypatch.setattr(registry, "_OBJECTIVES", _fresh(registry._OBJECTIVES))
     monkeypatch.delenv(registry.DISABLE_AUTOLOAD_ENV, raising=False)
 
 
 @pytest.fixture
 def installed(monkeypatch: pytest.MonkeyPatch) -> AddEntryPoint:
-    """Replace the installed distributions' entry points by the ones a test adds."""
+    """Replace the installed distributions' entry points (of every group) by the ones a test adds."""
     entries: list[tuple[EntryPoint, str, str]] = []
-    monkeypatch.setattr(registry, "_iter_entry_points", lambda: iter(list(entries)))
 
-    def add(name: str, value: str, dist: str = "third-party", version: str = "1.0") -> None:
-        entries.append((EntryPoint(name=name, value=value, group=GROUP), dist, version))
+    def scan(group: str) -> Iterator[tuple[EntryPoint, str, str]]:
+        return iter([e for e in entries if e[0].group == group])
+
+    monkeypatch.setattr(entry_points, "iter_entry_points", scan)
+
+    def add(name: str, value: str, dist: str = "third-party", version: str = "1.0", *, group: str = GROUP) -> None:
+        entries.append((EntryPoint(name=name, value=value, group=group), dist, version))
 
     return add
 
@@ -91,8 +112,10 @@ def test_loading_is_lazy_and_cached(
     installed("lazy", f"{lazy}:A")
     installed("other", f"{other}:B")
     loads: list[str] = []
-    real_load = registry._load
-    monkeypatch.setattr(registry, "_load", lambda entry: loads.append(entry.name) or real_load(entry))
+    real_load = entry_points.load_entry
+    monkeypatch.setattr(
+        entry_points, "load_entry", lambda entry, **kw: loads.append(entry.name) or real_load(entry, **kw)
+    )
 
     assert list_methods() == ["lazy", "other"]
     method_info()
@@ -305,8 +328,8 @@ def test_discovery_runs_once_under_concurrent_lookups(
     mod = make_module("class Toy:\n    pass\n")
     installed("toy", f"{mod}:Toy")
     scans: list[int] = []
-    patched = registry._iter_entry_points
-    monkeypatch.setattr(registry, "_iter_entry_points", lambda: scans.append(1) or patched())
+    patched = entry_points.iter_entry_points
+    monkeypatch.setattr(entry_points, "iter_entry_points", lambda group: scans.append(1) or patched(group))
     results: list[type] = []
     threads = [threading.Thread(target=lambda: results.append(get_method("toy"))) for _ in range(8)]
     for thread in threads:
@@ -330,14 +353,83 @@ def test_errors_survive_pickling(installed: AddEntryPoint) -> None:
         assert vars(copy) == vars(excinfo.value)
 
 
+def test_lookup_returns_the_class_with_its_distribution(
+    installed: AddEntryPoint, make_module: Callable[[str], str]
+) -> None:
+    mod = make_module("class Toy:\n    pass\n")
+    installed("Toy", f"{mod}:Toy", dist="toy-plugin", version="0.3")
+
+    found = lookup("TOY")
+    assert found == Registered(get_method("toy"), "toy", "toy-plugin", "0.3") and not found.builtin
+    assert lookup("toy") is found  # one import, one record
+
+    class Mine:
+        pass
+
+    register("mine", Mine)
+    assert lookup("mine") == Registered(Mine, "mine", "<runtime>", "")
+
+
+def test_objectives_are_a_second_group_with_the_same_rules(
+    installed: AddEntryPoint, make_module: Callable[[str], str]
+) -> None:
+    mod = make_module("class Fancy:\n    pass\n")
+    broken = make_module("raise RuntimeError('objective boom')\n")
+    installed(
+        "dm", "condensed_data_plugins.dm:DM", dist="condensed-data", version="0.1.0"
+    )  # a method, not an objective
+    installed("dm", "condensed_data.condense.objectives:MeanEmbedding", dist="condensed-data", group=OBJECTIVES)
+    installed("fancy", f"{mod}:Fancy", dist="fancy-objective", version="2.1", group=OBJECTIVES)
+    installed("broken", f"{broken}:Cls", dist="broken-objective", group=OBJECTIVES)
+    installed("DM", "evil:MeanEmbedding", dist="evil-plugin", group=OBJECTIVES)
+
+    assert list_methods() == ["dm"] and list_objectives() == ["broken", "dm", "fancy"]
+    assert lookup_objective("Fancy") == Registered(get_objective("fancy"), "fancy", "fancy-objective", "2.1")
+    with pytest.raises(PluginLoadError, match="objective 'broken' from distribution 'broken-objective 1.0'"):
+        get_objective("broken")
+    with pytest.raises(DuplicateObjectiveError, match="cannot replace a built-in objective.*condensed_data.objectives"):
+        get_objective("dm")
+    with pytest.raises(UnknownObjectiveError, match="unknown objective 'fancyy'. Known objectives: broken, dm, fancy"):
+        get_objective("fancyy")
+    assert isinstance(UnknownObjectiveError("x"), ValueError)  # what a method config's bad values raise
+    errors = {i.name: i.error for i in objective_info(load=True)}
+    assert errors["fancy"] is None and "objective boom" in (errors["broken"] or "")
+
+    register_objective("Mine", f"{mod}:Fancy")
+    assert get_objective("mine") is get_objective("fancy")
+    with pytest.raises(DuplicateObjectiveError, match="override=True"):
+        register_objective("mine", f"{mod}:Fancy")
+    with pytest.raises(ValueError, match=r"register_objective\('p', 'no path'\)"):
+        register_objective("p", "no path")
+    with pytest.raises(RegistryError, match=r"not from register_objective\(\)"):
+        unregister_objective("fancy")
+    unregister_objective("mine")
+    assert "mine" not in list_objectives() and "mine" not in list_methods()
+
+
+def test_refresh_rereads_both_groups(installed: AddEntryPoint) -> None:
+    assert list_methods() == [] and list_objectives() == []
+    installed("m", "pkg:M")
+    installed("o", "pkg:O", group=OBJECTIVES)
+    refresh()
+    assert list_methods() == ["m"] and list_objectives() == ["o"]
+
+
 def test_real_entry_points_include_builtin_dm() -> None:
     already_imported = "condensed_data_plugins.dm" in sys.modules
     assert "dm" in list_methods()
     (info,) = _info("dm")
     assert info.builtin and info.error is None
-    assert registry._normalize_distribution(info.distribution) == registry.BUILTIN_DISTRIBUTION
+    assert entry_points.normalize_distribution(info.distribution) == registry.BUILTIN_DISTRIBUTION
     assert info.value == "condensed_data_plugins.dm:DM"
     assert ("condensed_data_plugins.dm" in sys.modules) == already_imported  # listing imports nothing
+
+
+def test_real_entry_points_include_the_builtin_objectives() -> None:
+    infos = {i.name: i for i in objective_info()}
+    assert {"dm", "atom", "echo"} <= set(infos)
+    assert infos["echo"].builtin and infos["echo"].value == "condensed_data.condense.objectives:KernelMMD"
+    assert get_objective("atom").__name__ == "AttentionMixer"
 
 
 def test_real_installed_distribution_is_discovered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -361,14 +453,16 @@ def test_real_installed_distribution_is_discovered(tmp_path: Path, monkeypatch: 
 
 
 def test_importing_the_registry_is_cheap() -> None:
-    # Load the module file on its own, so what the package __init__ imports (torch) does not hide what it imports.
+    # A fresh interpreter: importing the registry (and entry_points, its machinery) runs no plugin code and imports
+    # neither torch nor importlib.metadata, nor any other condensed_data module (so no import circle is possible).
     code = (
-        "import sys, importlib.util as u; before = set(sys.modules); "
-        f"spec = u.spec_from_file_location('registry_probe', {registry.__file__!r}); "
-        "m = sys.modules[spec.name] = u.module_from_spec(spec); spec.loader.exec_module(m); "
+        "import sys; before = set(sys.modules); import condensed_data.condense.registry; "
         "new = set(sys.modules) - before; "
         "print(sorted(m for m in new if m.split('.')[0] in {'torch', 'condensed_data', 'condensed_data_plugins'} "
         "or m == 'importlib.metadata'))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[]"
+    allowed = ["condensed_data", "condensed_data._lazy", "condensed_data._version", "condensed_data.condense"]
+    allowed += ["condensed_data.condense.entry_points", "condensed_data.condense.plugin_registry"]
+    allowed += ["condensed_data.condense.registry"]
+    assert out.strip() == str(sorted(allowed))

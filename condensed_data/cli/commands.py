@@ -142,10 +142,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     config = _eval_config(args)
     test = load_dataset(m.source.name, "test", root=args.data_root, download=args.download)
     images, labels = ds.tensors()
-    recipe = (m.recipe.mean, m.recipe.std)
     results = evaluate(
         images, labels, test, config=config, archs=_archs(args), seed=args.seed, device=args.device, progress=True,
-        normalization=recipe,
+        normalization=m.recipe,
     )  # fmt: skip
     if args.baseline:
         train = load_dataset(m.source.name, m.source.split, root=args.data_root, download=args.download)
@@ -158,7 +157,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             seed=args.seed,
             device=args.device,
             progress=True,
-            normalization=recipe,
+            normalization=m.recipe,
         )
     print(f"test accuracy on {results[0].test_set} ({config.epochs} epochs):")
     _print_evaluations(results, f"condensed ({m.method.name})")
@@ -278,12 +277,21 @@ def _cmd_prior(args: argparse.Namespace) -> int:
 
 
 def _cmd_methods(args: argparse.Namespace) -> int:
-    from condensed_data.condense.registry import method_info
+    from condensed_data.condense.registry import method_info, objective_info
 
-    infos = method_info(load=True)
-    if not infos:
-        print("no methods registered")
-        return 0
+    sections = [("methods (--method NAME)", method_info(load=True))]
+    sections.append(("objectives (--objective NAME)", objective_info(load=True)))
+    width = max((len(i.name) for _, infos in sections for i in infos), default=0)
+    for n, (title, infos) in enumerate(sections):
+        if n:
+            print()
+        print(f"{title}:")
+        if not infos:
+            print("  none registered")
+        for i in infos:
+            status = f"  ERROR: {i.error}" if i.error else ""
+            print(f"{i.name:<{width}}  {i.distribution} {i.version}{'  (built-in)' if i.builtin else ''}{status}")
+    return 0
     width = max(len(i.name) for i in infos)
     for i in infos:
         status = f"  ERROR: {i.error}" if i.error else ""

@@ -72,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--objective",
         default=None,
-        help="how features are compared: dm, atom or echo (default: the method's own); e.g. --method dm --objective echo",
+        help="how features are compared: dm, atom, echo or a plugin's (see `condensed-data methods`; default: the "
+        "method's own); e.g. --method dm --objective echo",
     )
     p.add_argument("--iterations", type=int, default=None, help="optimization iterations (default: the method's own)")
     p.add_argument("--seed", type=int, default=0, help="base seed of every random draw (default 0)")
@@ -211,7 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser(
         "methods",
-        help="list registered methods with their distribution and version",
-        description="List the methods found through the condensed_data.methods entry points.",
+        help="list registered methods and objectives with their distribution and version",
+        description="List the methods and objectives found through the condensed_data.methods and "
+        "condensed_data.objectives entry points (and registered at runtime).",
     )
     return parser

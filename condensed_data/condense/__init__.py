@@ -3,8 +3,11 @@
 * :mod:`.method`: the method contract (:class:`Method`, :class:`MethodConfig`) and the DM-style recipes.
 * :mod:`.objectives`: how real and synthetic features are compared (DM, ATOM, ECHO) and DCGM's regularizers.
 * :mod:`.augment`: differentiable Siamese augmentation (DSA).
-* :mod:`.registry`: methods and objectives by name, from entry points.
-* :mod:`.driver`: :func:`condense`, the loop that runs any method and writes the artifact.
+* :mod:`.registry`: methods and objectives by name, from entry points (:mod:`.plugin_registry`: one group's
+  registry; :mod:`.entry_points`: reading and importing entry points).
+* :mod:`.driver`: :func:`condense`, which runs any method and writes the artifact, in named steps;
+  :mod:`.config`: what a run is (:class:`CondenseConfig`) and produced; :mod:`.loop`: the optimization loop;
+  :mod:`.checkpoint`: checkpoints (atomic writes, resume) and stop signals.
 * :mod:`.processes`: several processes through Accelerate (class- or data-sharded).
 * :mod:`.priors`: training the generative priors DCGM and LD3M start from.
 
@@ -27,7 +30,18 @@ if TYPE_CHECKING:
     )
     from condensed_data.condense.method import Method, MethodConfig
     from condensed_data.condense.objectives import Objective
-    from condensed_data.condense.registry import get_method, list_methods, method_info, register, unregister
+    from condensed_data.condense.registry import (
+        get_method,
+        get_objective,
+        list_methods,
+        list_objectives,
+        lookup,
+        method_info,
+        register,
+        register_objective,
+        unregister,
+        unregister_objective,
+    )
 
 __all__ = [
     "CondensationError",
@@ -39,10 +53,15 @@ __all__ = [
     "Objective",
     "condense",
     "get_method",
+    "get_objective",
     "list_methods",
+    "list_objectives",
+    "lookup",
     "method_info",
     "register",
+    "register_objective",
     "unregister",
+    "unregister_objective",
 ]
 _EXPORTS = {
     **dict.fromkeys(
@@ -52,7 +71,19 @@ _EXPORTS = {
     **dict.fromkeys(["Method", "MethodConfig"], "condensed_data.condense.method"),
     "Objective": "condensed_data.condense.objectives",
     **dict.fromkeys(
-        ["get_method", "list_methods", "method_info", "register", "unregister"], "condensed_data.condense.registry"
+        [
+            "get_method",
+            "get_objective",
+            "list_methods",
+            "list_objectives",
+            "lookup",
+            "method_info",
+            "register",
+            "register_objective",
+            "unregister",
+            "unregister_objective",
+        ],
+        "condensed_data.condense.registry",
     ),
 }
 __getattr__, __dir__ = exports(__name__, _EXPORTS)

@@ -16,7 +16,11 @@ The built-in objectives, by name (``--objective NAME`` on the command line):
 ``echo``  :class:`KernelMMD`: per-class MMD^2 with a multi-bandwidth Gaussian kernel (ECHO / M3D)
 ========  =================================================================================================
 
-They live in the core rather than in the plugins so that methods compose them without importing each other.
+They live in the core rather than in the plugins so that methods compose them without importing each other, and
+are registered under the entry-point group ``condensed_data.objectives`` in this project's ``pyproject.toml``
+exactly as a third-party objective is: :func:`make_objective` resolves every name through that registry
+(:func:`condensed_data.condense.registry.get_objective`), so ``--objective NAME`` and ``objective=NAME`` in any
+method's config take a plugin's objective too. :func:`condensed_data.testing.check_objective` checks one.
 
 >>> import torch
 >>> real = torch.tensor([[[1.0, 0.0], [3.0, 0.0]]])   # one class, two real features: mean [2, 0]
@@ -37,6 +41,8 @@ from typing import Any, ClassVar
 
 import torch
 from torch import nn
+
+from condensed_data.condense.registry import UnknownObjectiveError, lookup_objective
 
 __all__ = [
     "Objective",
@@ -239,19 +245,47 @@ class KernelMMD(Objective):
 
 
 OBJECTIVES: dict[str, type[Objective]] = {cls.name: cls for cls in (MeanEmbedding, AttentionMixer, KernelMMD)}
+"""The built-in objectives, as ``pyproject.toml`` registers them (lookups go through the registry, not this)."""
 
 
 def make_objective(name: str, options: dict[str, Any] | None = None) -> Objective:
-    """The built-in objective ``name`` with ``options`` (unknown names and options are errors that list the known)."""
-    cls = OBJECTIVES.get(str(name).lower())
-    if cls is None:
-        raise ValueError(f"unknown objective {name!r}; built-in objectives: {', '.join(OBJECTIVES)}")
+    """The registered objective ``name`` (built-in or a plugin's) with ``options``.
+
+    Raises:
+        UnknownObjectiveError: No objective of that name (a ``ValueError``; the message lists the known ones).
+        ValueError: An option the objective does not have (the message lists its options), a bad option value,
+            or a registered class that is not an :class:`Objective`.
+        PluginLoadError: The plugin that registers ``name`` failed to import.
+
+    Example:
+        >>> make_objective("ATOM", {"power": 2.0})
+        AttentionMixer(power=2.0, balance=0.01, channel=True)
+    """
+    try:
+        found = lookup_objective(str(name))
+    except UnknownObjectiveError as exc:
+        if str(name).strip().lower() not in OBJECTIVES:
+            raise
+        raise UnknownObjectiveError(
+            f"{exc} The built-in objective {str(name).strip().lower()!r} is missing from the installed metadata of "
+            "condensed-data: reinstall it (pip install -e . in a checkout) to refresh its entry points.",
+            requested=exc.requested,
+            known=exc.known,
+            kind=exc.kind,
+        ) from None
+    cls = found.cls
+    if not issubclass(cls, Objective):
+        origin = f"{found.distribution} {found.version}".strip()
+        raise ValueError(
+            f"objective {found.name!r} (from '{origin}') is {cls.__module__}.{cls.__qualname__}, which does not "
+            "subclass condensed_data.condense.objectives.Objective; fix or uninstall the plugin that registers it"
+        )
     options = dict(options or {})
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(options) - known)
     if unknown:
         listed = ", ".join(sorted(known)) or "none"
-        raise ValueError(f"unknown option(s) {unknown} for objective {cls.name!r}; its options: {listed}")
+        raise ValueError(f"unknown option(s) {unknown} for objective {found.name!r}; its options: {listed}")
     return cls(**options)
 
 

@@ -8,7 +8,7 @@ initialized ``torch.distributed`` process group gets an ``accelerate.Accelerator
 How the work is split is the method's choice (:attr:`condensed_data.condense.method.Method.sharding`):
 
 * ``"classes"``: each process owns a contiguous block of classes (:func:`class_block`) and optimizes only their
-  rows of every parameter; :meth:`Processes.gather` brings all rows together for checkpoints and export.
+  rows of every parameter; :meth:`Processes.sync_class_rows` brings all rows together for checkpoints and export.
 * ``"data"``: every process holds all parameters and computes the loss on its share of the data;
   :meth:`Processes.average_` averages the gradients after ``backward`` (what DDP does), so the parameters stay
   identical on every process.
@@ -22,6 +22,7 @@ How the work is split is the method's choice (:attr:`condensed_data.condense.met
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -134,6 +135,30 @@ class Processes:
         from accelerate.utils import broadcast_object_list
 
         return broadcast_object_list([obj], from_process=0)[0]
+
+    def sync_class_rows(
+        self, parameters: Sequence[torch.Tensor], optimizer: torch.optim.Optimizer, num_classes: int
+    ) -> None:
+        """Give every process every class's rows (parameters and same-shaped optimizer state) from their owners.
+
+        For class-sharded runs: ``parameters`` are class-major (``shape[0]`` a multiple of ``num_classes``). A
+        process's own optimizer steps leave other classes' rows unchanged or drifting (momentum), never reading
+        them, so overwriting them is harmless.
+        """
+        blocks = [class_block(num_classes, r, self.count) for r in range(self.count)]
+        for p in parameters:
+            state = optimizer.state.get(p, {})
+            tensors = [p] + [
+                state[key] for key in sorted(state) if torch.is_tensor(state[key]) and state[key].shape == p.shape
+            ]
+            for t in tensors:
+                rows = t.shape[0] // num_classes
+                parts = self.gather(t.detach())
+                merged = torch.cat(
+                    [part[b.start * rows : b.stop * rows] for part, b in zip(parts, blocks, strict=True)]
+                )
+                with torch.no_grad():
+                    t.copy_(merged)
 
     def wait(self) -> None:
         """Block until every process gets here."""

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from condensed_data.artifact.manifest import Evaluation
+from condensed_data.artifact.manifest import Evaluation, Recipe
 from condensed_data.condense.augment import DSA
 from condensed_data.data import RealDataset
 from condensed_data.nn import get_network
@@ -38,6 +38,13 @@ __all__ = ["EvalConfig", "train_network", "test_accuracy", "evaluate", "evaluate
 
 logger = logging.getLogger(__name__)
 Normalization = tuple[Sequence[float], Sequence[float]]
+
+
+def _mean_std(normalization: Normalization | Recipe | None, test: RealDataset) -> Normalization:
+    """``(mean, std)`` from a recipe or a pair; the test set's own statistics when ``None``."""
+    if isinstance(normalization, Recipe):
+        return normalization.mean, normalization.std
+    return normalization or (test.mean, test.std)
 
 
 @dataclass(frozen=True)
@@ -166,12 +173,12 @@ def test_accuracy(
     *,
     config: EvalConfig,
     device: torch.device | str = "cpu",
-    normalization: Normalization | None = None,
+    normalization: Normalization | Recipe | None = None,
 ) -> float:
-    """Fraction of ``test`` classified correctly by ``net``; images normalized with ``normalization`` (mean, std),
-    by default ``(test.mean, test.std)``."""
+    """Fraction of ``test`` classified correctly by ``net``; images normalized with ``normalization`` (a recipe, or
+    ``(mean, std)``), by default ``(test.mean, test.std)``."""
     device = torch.device(device)
-    mean, std = normalization or (test.mean, test.std)
+    mean, std = _mean_std(normalization, test)
     mean_t = torch.tensor(mean, device=device).view(1, -1, 1, 1)
     std_t = torch.tensor(std, device=device).view(1, -1, 1, 1)
     net.eval()
@@ -195,10 +202,10 @@ def _run(
     device: torch.device | str,
     progress: bool,
     subject: str,
-    normalization: Normalization | None,
+    normalization: Normalization | Recipe | None,
 ) -> list[Evaluation]:
     """Train ``config.models`` networks per architecture on ``make_set(model_index)`` and summarize."""
-    normalization = normalization or (test.mean, test.std)
+    normalization = _mean_std(normalization, test)
     results = []
     for arch in archs or [config.arch]:
         cfg = dataclasses.replace(config, arch=arch)
@@ -246,12 +253,12 @@ def evaluate(
     seed: int = 0,
     device: torch.device | str = "cpu",
     progress: bool = False,
-    normalization: Normalization | None = None,
+    normalization: Normalization | Recipe | None = None,
 ) -> list[Evaluation]:
     """Train ``config.models`` networks per architecture on a pixel-space set and test them on ``test``.
 
-    The set and the test images are normalized with ``normalization`` (mean, std): pass the set's recipe (what it
-    was condensed under); the default is ``(test.mean, test.std)``. Each network's initialization, batch order and augmentation come from a seed derived from
+    The set and the test images are normalized with ``normalization``: pass the set's :class:`Recipe` (what it was
+    condensed under; or its ``(mean, std)``); the default is ``(test.mean, test.std)``. Each network's initialization, batch order and augmentation come from a seed derived from
     ``(seed, subject, arch, model index)``, so results are reproducible and independent of evaluation order.
 
     >>> from condensed_data.data import load_dataset
@@ -283,7 +290,7 @@ def evaluate_random_real(
     seed: int = 0,
     device: torch.device | str = "cpu",
     progress: bool = False,
-    normalization: Normalization | None = None,
+    normalization: Normalization | Recipe | None = None,
 ) -> list[Evaluation]:
     """The random-real baseline: ``ipc`` random real training images per class, evaluated the same way.
 
