@@ -88,6 +88,7 @@ def _child(args: argparse.Namespace) -> None:
         evaluate=False,
         checkpoint_every=args.checkpoint_every,
         device=args.device,
+        seed=args.seed,
     )
     with tempfile.TemporaryDirectory() as tmp:
         result = condense(config, Path(tmp) / "set", progress=False)
@@ -102,6 +103,7 @@ def run_case(name: str, args: argparse.Namespace) -> dict:
     child = [__file__, "--child", "--threads", str(threads), "--checkpoint-every", str(checkpoint_every)]
     child += ["--device", device]
     child += ["--dataset", args.dataset, "--iterations", str(args.iterations), "--warmup", str(args.warmup)]
+    child += ["--seed", str(args.seed)]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     if processes == 1:
         cmd = [sys.executable, *child]
@@ -122,6 +124,7 @@ def run_case(name: str, args: argparse.Namespace) -> dict:
         "value": round(measured["seconds_per_iteration"], 4),
         **({"seconds_per_checkpoint": round(measured["per_save"], 5)} if checkpoint_every else {}),
         "precision": "fp32",
+        "seed": args.seed,
         "budget": {
             "processes": processes,
             "threads_per_process": threads,
@@ -137,7 +140,7 @@ def overhead_record(plain: dict, every_iteration: dict) -> dict:
     per_checkpoint = every_iteration["seconds_per_checkpoint"]
     budget = {**plain["budget"], "checkpoint_every": DEFAULT_CHECKPOINT_EVERY}
     return {
-        **{k: plain[k] for k in ("benchmark", "dataset", "method", "ipc", "arch", "precision")},
+        **{k: plain[k] for k in ("benchmark", "dataset", "method", "ipc", "arch", "precision", "seed")},
         "metric": "checkpoint_overhead",
         "value": round(per_checkpoint / (DEFAULT_CHECKPOINT_EVERY * plain["value"]), 5),
         "seconds_per_checkpoint": round(per_checkpoint, 5),
@@ -152,6 +155,7 @@ def main() -> None:
     p.add_argument("--iterations", type=int, default=20, help="timed iterations per case (default 20)")
     p.add_argument("--warmup", type=int, default=3, help="untimed iterations first (default 3)")
     p.add_argument("--results-dir", default=None, help="write scale.json here instead of benchmarks/results")
+    p.add_argument("--seed", type=int, default=0, help="condensation seed; a repeat at a new seed adds records")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
     p.add_argument("--checkpoint-every", type=int, default=0, help=argparse.SUPPRESS)
