@@ -272,3 +272,52 @@ def test_options_are_checked(tmp_path):
     (tmp_path / "out").mkdir()
     with pytest.raises(FileExistsError):
         import_set("mtt", tmp_path, dataset="mnist", output=tmp_path / "out")
+
+
+def test_cli_formats_match_the_readers():
+    from condensed_data.cli.parser import IMPORT_FORMATS
+    from condensed_data.interop.readers import FORMATS
+
+    assert IMPORT_FORMATS == FORMATS
+
+
+def test_cli_import_dc_digits_normalized_and_zca(tmp_path, digits, capsys):
+    from condensed_data.cli import main
+
+    real = digits[0]
+    x, y = pixels(shape=(1, 8, 8))
+    mean, std = torch.tensor(real.mean).view(1, 1, 1, 1), torch.tensor(real.std).view(1, 1, 1, 1)
+    content = {"data": [[(x - mean) / std, y]], "accs_all_exps": {"ConvNet": [np.float64(0.9)]}}
+    torch.save(content, tmp_path / "res_DM_digits_ConvNet_2ipc.pt")
+    out = tmp_path / "out"
+    argv = ["import", "dc", str(tmp_path / "res_DM_digits_ConvNet_2ipc.pt"), "--dataset", "digits", "-o", str(out)]
+    assert main([*argv, "--space", "normalized"]) == 0
+    assert "recorded for ConvNet: 0.9" in capsys.readouterr().out
+    ds, images, _ = loaded(out)
+    torch.testing.assert_close(images, x, atol=1e-5, rtol=0)
+    assert ds.manifest.source.fingerprint == real.fingerprint() and ds.classes == list(real.classes)
+    assert ds.manifest.source.num_samples == len(real) and ds.recipe.mean == tuple(real.mean)
+    # ZCA space: the CLI fits the whitening on the real train split with the stated epsilon
+    from condensed_data.interop.importers import fit_zca
+
+    zca = fit_zca(real.images, epsilon=0.05)
+    torch.save(zca.whiten(x), tmp_path / "images_best.pt")
+    torch.save(y, tmp_path / "labels_best.pt")
+    zargs = ["import", "mtt", str(tmp_path), "--dataset", "digits", "-o", str(tmp_path / "z"), "--space", "zca"]
+    assert main([*zargs, "--zca-epsilon", "0.05"]) == 0
+    torch.testing.assert_close(loaded(tmp_path / "z")[1], x, atol=1e-4, rtol=0)
+    assert read_artifact(tmp_path / "z").provenance.transform["fitted_on"] == "digits/train"
+    assert (
+        main(["import", "mtt", str(tmp_path), "--dataset", "cifar10", "-o", str(tmp_path / "c"), "--space", "zca"]) == 2
+    )
+    assert "not a dataset this library loads" in capsys.readouterr().err
+
+
+def test_cli_refusal_is_one_line_naming_the_file(tmp_path, capsys):
+    from condensed_data.cli import main
+
+    torch.save({"data": [torch.zeros(2, 1, 4, 4), Custom()]}, tmp_path / "syn_data_x.pt")
+    assert main(["import", "datadam", str(tmp_path), "--dataset", "mnist", "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "condensed-data import: error:" in err and "syn_data_x.pt: refused" in err
+    assert not (tmp_path / "out").exists()
