@@ -321,3 +321,33 @@ def test_cli_refusal_is_one_line_naming_the_file(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "condensed-data import: error:" in err and "syn_data_x.pt: refused" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_hub_source_through_the_loopback_hub(servers, tmp_path, monkeypatch):
+    from hub_servers import make_git_repo
+
+    from condensed_data.hub import HubOptions
+
+    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+    monkeypatch.setenv("HF_TOKEN", "dummy-token")
+    monkeypatch.delenv("HF_ENDPOINT", raising=False)
+    x, y = pixels(shape=(1, 4, 4))
+    files = {}
+    for name, value in (("images_best.pt", x), ("labels_best.pt", y)):
+        buffer = io.BytesIO()
+        torch.save(value, buffer)
+        files[f"cifar/{name}"] = buffer.getvalue()
+    sha = make_git_repo(servers.mirrors, "org/mtt-sets", {**files, "other/unrelated.bin": b"x" * 1000})
+    cache = tmp_path / "cache"
+    options = HubOptions(revision="main", endpoint=servers.olah, cache_dir=cache)
+    m = import_set(
+        "mtt", "hf-hub:org/mtt-sets::cifar/images_best.pt", dataset="mnist", output=tmp_path / "a", hub=options
+    )
+    assert torch.equal(loaded(tmp_path / "a")[1], x)
+    assert m.provenance.source == f"hf-hub:org/mtt-sets@{sha}::cifar/images_best.pt"
+    assert set(m.provenance.files) == {"images_best.pt", "labels_best.pt"}
+    assert "unrelated.bin" not in [p.name for p in cache.rglob("*")]  # only the named file and its companions
+    # a folder inside the repository, then offline from the cache
+    offline = HubOptions(revision=sha, cache_dir=cache, local_files_only=True)
+    import_set("mtt", "hf-hub:org/mtt-sets::cifar", dataset="mnist", output=tmp_path / "b", hub=offline)
+    assert torch.equal(loaded(tmp_path / "b")[1], x)
