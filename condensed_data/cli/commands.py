@@ -181,6 +181,10 @@ def _print_summary(m) -> None:
         f"recipe:           normalize mean={list(m.recipe.mean)} std={list(m.recipe.std)}, {m.recipe.augmentation}, "
         f"{m.recipe.arch}, {m.recipe.epochs} epochs, lr {m.recipe.lr}"
     )
+    if m.provenance is not None:
+        p = m.provenance
+        experiment = "" if p.experiment is None else f", experiment {p.experiment}"
+        print(f"imported:         {p.format} from {p.source} ({p.value_space} space{experiment})")
     for e in m.evaluation:
         print(
             f"evaluation:       {e.subject:<11} {e.arch:<10} {100 * e.accuracy_mean:.2f} ± {100 * e.accuracy_std:.2f} % ({e.models} models)"

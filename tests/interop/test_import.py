@@ -351,3 +351,25 @@ def test_hub_source_through_the_loopback_hub(servers, tmp_path, monkeypatch):
     offline = HubOptions(revision=sha, cache_dir=cache, local_files_only=True)
     import_set("mtt", "hf-hub:org/mtt-sets::cifar", dataset="mnist", output=tmp_path / "b", hub=offline)
     assert torch.equal(loaded(tmp_path / "b")[1], x)
+
+
+def test_imports_run_no_unpickler_and_info_shows_the_provenance(tmp_path, monkeypatch, capsys):
+    import pickle
+
+    from condensed_data.cli import main
+
+    x, y = pixels()
+    torch.save(
+        {"data": [[x, y]], "accs_all_exps": {"ConvNet": [np.float64(0.5)]}}, tmp_path / "res_DC_x_ConvNet_2ipc.pt"
+    )
+    np.savez(tmp_path / "kip.npz", images=x.permute(0, 2, 3, 1).numpy(), labels=np.eye(10)[y.numpy()])
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("something was unpickled")
+
+    for owner, name in [(pickle, "load"), (pickle, "loads"), (pickle, "Unpickler"), (np, "load")]:
+        monkeypatch.setattr(owner, name, refuse)
+    import_set("dc", tmp_path / "res_DC_x_ConvNet_2ipc.pt", dataset="cifar10", output=tmp_path / "dc")
+    import_set("kip", tmp_path / "kip.npz", dataset="cifar10", output=tmp_path / "kip")
+    assert main(["info", str(tmp_path / "dc")]) == 0
+    assert "imported:         dc from" in capsys.readouterr().out
