@@ -43,6 +43,7 @@ logger = logging.getLogger(__name__)
 
 SPACES = ("pixel", "normalized", "zca")
 HUB_PATH_SEPARATOR = "::"
+MAX_ZCA_DIM = 3 * 32 * 32
 
 
 @dataclass(frozen=True)
@@ -112,9 +113,20 @@ class ZCA:
 
 def fit_zca(images: torch.Tensor, *, epsilon: float = 0.1, fitted_on: str = "") -> ZCA:
     """Fit a ZCA whitening on pixel-space real images ``(N, C, H, W)`` (as kornia's ``ZCAWhitening(eps=epsilon)``
-    fitted on ``ToTensor`` images, which MTT, DATM and KIP used): unbiased covariance, eigenvalues + ``epsilon``."""
+    fitted on ``ToTensor`` images, which MTT, DATM and KIP used): unbiased covariance, eigenvalues + ``epsilon``.
+
+    >>> zca = fit_zca(torch.rand(50, 1, 4, 4, generator=torch.Generator().manual_seed(0)), epsilon=0.1)
+    >>> x = torch.rand(3, 1, 4, 4)
+    >>> torch.allclose(zca.unwhiten(zca.whiten(x)), x, atol=1e-5)
+    True
+    """
     if epsilon <= 0:
         raise ValueError(f"the ZCA epsilon must be > 0, got {epsilon}")
+    if images[0].numel() > MAX_ZCA_DIM:
+        raise ValueError(
+            f"a ZCA of {images[0].numel()} values per image needs a {images[0].numel()}^2 covariance; this importer "
+            f"fits up to {MAX_ZCA_DIM} (32x32 RGB), as the reference code does"
+        )
     flat = images.reshape(images.shape[0], -1).double()
     mean = flat.mean(dim=0)
     centered = flat - mean
@@ -228,7 +240,13 @@ def _to_pixels(
         raise ValueError(
             f"the ZCA was fitted on {zca.mean.numel()} values per image, but the images have {images[0].numel()}"
         )
-    transform = {"undone": "ZCA whitening (inverse applied)", "epsilon": zca.epsilon, "fitted_on": zca.fitted_on}
+    transform = {
+        "undone": "ZCA whitening (inverse applied)",
+        "epsilon": zca.epsilon,
+        "fitted_on": zca.fitted_on,
+        "train_as_original": "the original code trained on ZCA-whitened inputs: whiten the (pixel-space) set and "
+        "the test images with a ZCA of this epsilon fitted on the real train split, instead of mean/std",
+    }
     return zca.unwhiten(images), transform
 
 
@@ -277,6 +295,11 @@ def import_set(
             match the classes; or needs unpickling (:class:`~condensed_data.interop.safe_torch.UnsafeFileError`).
         ValueError: A bad option (unknown format or space, missing statistics).
         FileExistsError: ``output`` exists and ``overwrite`` is false.
+
+    >>> m = import_set("dc", "res_DM_CIFAR10_ConvNet_10ipc.pt", dataset="cifar10", output="out/c10-dm",
+    ...                space="normalized")  # doctest: +SKIP
+    >>> m.provenance.experiment, m.provenance.reported  # doctest: +SKIP
+    (4, {'ConvNet': [0.4869, ...]})
     """
     if format not in READERS:
         raise ValueError(f"unknown format {format!r}; known: {', '.join(READERS)}")

@@ -56,6 +56,10 @@ def load_tensors_only(path: str | os.PathLike) -> Any:
         UnsafeFileError: The file names a class or function outside the allowed list, or is not a readable
             ``torch.save`` file; the message names the file, what was found and how to convert it.
         FileNotFoundError: No such file.
+
+    >>> content = load_tensors_only("res_DM_CIFAR10_ConvNet_10ipc.pt")  # doctest: +SKIP
+    >>> sorted(content)  # doctest: +SKIP
+    ['accs_all_exps', 'data']
     """
     path = Path(path)
     if not path.is_file():
