@@ -373,3 +373,25 @@ def test_imports_run_no_unpickler_and_info_shows_the_provenance(tmp_path, monkey
     import_set("kip", tmp_path / "kip.npz", dataset="cifar10", output=tmp_path / "kip")
     assert main(["info", str(tmp_path / "dc")]) == 0
     assert "imported:         dc from" in capsys.readouterr().out
+
+
+def test_imported_set_evaluates_as_the_original_reported(tmp_path, digits, single_thread):
+    """A DC-format file whose stored accuracy was measured on the normalized images it holds (here by our protocol,
+    standing in for the reference code): imported with --space normalized, the set scores that accuracy under the
+    same protocol and seeds."""
+    from condensed_data.evaluate.protocol import EvalConfig, evaluate
+
+    train, test = digits
+    real = train.subset_per_class(2, generator=torch.Generator().manual_seed(0))
+    stats = (train.mean, train.std)
+    config = EvalConfig(epochs=30, models=1, precision="fp32")
+    original = evaluate(real.images, real.labels, test, config=config, normalization=stats)[0].accuracy_mean
+    stored = train.normalize(real.images)
+    torch.save({"data": [[stored, real.labels]], "accs_all_exps": {"ConvNet": [np.float64(original)]}},
+               tmp_path / "res_DM_digits_ConvNet_2ipc.pt")  # fmt: skip
+    info = DatasetInfo("digits", tuple(train.classes), len(train), train.fingerprint(), train.mean, train.std)
+    m = import_set("dc", tmp_path, dataset=info, output=tmp_path / "out", space="normalized")
+    _, images, labels = loaded(tmp_path / "out")
+    torch.testing.assert_close(images, real.images, atol=1e-6, rtol=0)
+    score = evaluate(images, labels, test, config=config, normalization=(m.recipe.mean, m.recipe.std))[0]
+    assert abs(score.accuracy_mean - m.provenance.reported["ConvNet"][0]) <= 1 / len(test)  # at most one image apart
