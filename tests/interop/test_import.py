@@ -395,3 +395,22 @@ def test_imported_set_evaluates_as_the_original_reported(tmp_path, digits, singl
     torch.testing.assert_close(images, real.images, atol=1e-6, rtol=0)
     score = evaluate(images, labels, test, config=config, normalization=(m.recipe.mean, m.recipe.std))[0]
     assert abs(score.accuracy_mean - m.provenance.reported["ConvNet"][0]) <= 1 / len(test)  # at most one image apart
+
+
+def test_cli_mean_std_and_classes(tmp_path, capsys):
+    from condensed_data.cli import main
+
+    x, y = pixels(n=4, shape=(3, 4, 4))
+    y = torch.tensor([0, 0, 1, 1])
+    mean, std = torch.tensor([0.1, 0.2, 0.3]).view(1, 3, 1, 1), torch.tensor([0.5, 0.25, 2.0]).view(1, 3, 1, 1)
+    np.savez(tmp_path / "kip.npz", images=((x - mean) / std).permute(0, 2, 3, 1).numpy(), labels=y.numpy())
+    out = tmp_path / "out"
+    argv = ["import", "kip", str(tmp_path / "kip.npz"), "--dataset", "pets", "-o", str(out), "--space", "normalized"]
+    assert main([*argv, "--mean", "0.1,0.2,0.3", "--std", "0.5,0.25,2", "--classes", "cat, dog"]) == 0
+    ds, images, labels = loaded(out)
+    torch.testing.assert_close(images, x, atol=1e-6, rtol=0)
+    assert ds.classes == ["cat", "dog"] and ds.recipe.std == (0.5, 0.25, 2.0)
+    assert ds.manifest.source.name == "pets" and ds.manifest.source.num_samples == 0  # unknown real data
+    with pytest.raises(SystemExit):  # argparse reports a malformed --mean as a usage error
+        main([*argv, "--mean", "a,b", "--std", "1,1,1"])
+    assert "expected comma-separated numbers" in capsys.readouterr().err
