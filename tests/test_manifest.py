@@ -107,3 +107,38 @@ def test_invalid_json_text():
         Manifest.from_json("{not json")
     with pytest.raises(ManifestError, match="must hold a JSON object"):
         Manifest.from_json("[1, 2]")
+
+
+def test_version_1_manifests_still_load():
+    data = example_dict()
+    data["format_version"] = 1
+    assert Manifest.from_dict(data).format_version == 1
+    assert "provenance" not in data  # written only when there is one
+
+
+def test_provenance_round_trip_and_version():
+    from condensed_data.artifact.manifest import Provenance, SourceInfo
+
+    provenance = Provenance(
+        format="dc",
+        source="res_DM_CIFAR10_ConvNet_1ipc.pt",
+        files={"res_DM_CIFAR10_ConvNet_1ipc.pt": "sha256:" + "2" * 64},
+        value_space="normalized",
+        transform={"mean": [0.5], "std": [0.25]},
+        experiment=4,
+        reported={"ConvNet": [0.26, 0.27]},
+    )
+    unknown = SourceInfo(name="cifar10", split="train", num_samples=0, fingerprint="")
+    m = Manifest.example().replace(provenance=provenance, source=unknown)
+    again = Manifest.from_json(m.to_json())
+    assert again == m and again.provenance.experiment == 4
+    data = m.to_dict()
+    data["format_version"] = 1
+    with pytest.raises(ManifestError, match="provenance needs format_version >= 2"):
+        Manifest.from_dict(data)
+    with pytest.raises(ManifestError, match="only an imported set"):
+        Manifest.example().replace(source=unknown)
+    data = m.to_dict()
+    data["provenance"]["files"] = {"x.pt": "md5:1"}
+    with pytest.raises(ManifestError, match=r"provenance.files\['x.pt'\]"):
+        Manifest.from_dict(data)

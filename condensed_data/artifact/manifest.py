@@ -37,10 +37,12 @@ __all__ = [
     "ValueSpace",
     "Recipe",
     "Evaluation",
+    "Provenance",
     "Manifest",
 ]
 
-FORMAT_VERSION = 1
+# 2: adds the optional ``provenance`` block (sets brought in by ``condensed-data import``); version-1 manifests load.
+FORMAT_VERSION = 2
 MANIFEST_NAME = "condensed.json"
 # "webdataset": the images and hard labels of a set as tar shards (condensed_data/interop/webdataset.py), for streaming.
 KINDS = ("tensors", "generator", "latent-diffusion", "webdataset")
@@ -82,7 +84,11 @@ class FileEntry:
 
 @dataclass(frozen=True)
 class SourceInfo:
-    """The real data a set was condensed from."""
+    """The real data a set was condensed from.
+
+    An imported set (one with ``provenance``) may not know its real data: ``num_samples`` 0 and ``fingerprint`` ""
+    then say "unknown"; every other manifest must give both.
+    """
 
     name: str
     split: str
@@ -90,8 +96,14 @@ class SourceInfo:
     fingerprint: str
 
     def __post_init__(self) -> None:
-        _require(self.num_samples > 0, f"source.num_samples must be > 0, got {self.num_samples}")
-        _check_sha256(self.fingerprint, "source.fingerprint")
+        _require(self.num_samples >= 0, f"source.num_samples must be >= 0 (0: unknown), got {self.num_samples}")
+        if self.fingerprint != "":
+            _check_sha256(self.fingerprint, "source.fingerprint")
+
+    @property
+    def known(self) -> bool:
+        """True when the real data is identified (sample count and fingerprint)."""
+        return self.num_samples > 0 and self.fingerprint != ""
 
 
 @dataclass(frozen=True)
@@ -179,6 +191,38 @@ class Evaluation:
 
 
 @dataclass(frozen=True)
+class Provenance:
+    """Where an imported set came from (``condensed-data import``): the foreign format and files, and what was done.
+
+    ``files`` maps each original file name (as given, or its path inside a Hub repository) to its sha256;
+    ``source`` is the local path or ``hf-hub:ORG/NAME@REVISION::PATH`` it was read from; ``experiment`` the index
+    picked from a multi-experiment file (None: the format has one); ``value_space`` the space the stored values were
+    in (``pixel``, ``normalized`` or ``zca``) and ``transform`` what was applied to bring them to pixel space;
+    ``reported`` the accuracies the original code stored with the set (architecture -> fractions or percentages as
+    stored), and ``extra`` anything else the format carried that is kept (e.g. the learned learning rate).
+    """
+
+    format: str
+    source: str
+    files: dict[str, str]
+    value_space: str = "pixel"
+    transform: dict[str, Any] = field(default_factory=dict)
+    experiment: int | None = None
+    reported: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _require(bool(self.format), "provenance.format must name the foreign format")
+        _require(bool(self.files), "provenance.files must list the original file(s)")
+        for name, digest in self.files.items():
+            _check_sha256(digest, f"provenance.files[{name!r}]")
+        _require(
+            self.value_space in ("pixel", "normalized", "zca"),
+            f"provenance.value_space must be pixel, normalized or zca, got {self.value_space!r}",
+        )
+
+
+@dataclass(frozen=True)
 class Manifest:
     """The content of ``condensed.json``. See the module docstring for the value conventions."""
 
@@ -196,6 +240,7 @@ class Manifest:
     files: dict[str, FileEntry] = field(default_factory=dict)
     library_version: str = __version__
     format_version: int = FORMAT_VERSION
+    provenance: Provenance | None = None
 
     def __post_init__(self) -> None:
         _require(
@@ -204,6 +249,15 @@ class Manifest:
             f"({__version__}) reads up to {FORMAT_VERSION}: upgrade with `pip install -U condensed-data`",
         )
         _require(self.format_version >= 1, f"format_version must be >= 1, got {self.format_version}")
+        _require(
+            self.provenance is None or self.format_version >= 2,
+            f"provenance needs format_version >= 2, got {self.format_version}",
+        )
+        _require(
+            self.provenance is not None or self.source.known,
+            "source.num_samples must be > 0 and source.fingerprint must be 'sha256:...' (only an imported set, "
+            "one with provenance, may leave its real data unknown)",
+        )
         _require(self.kind in KINDS, f"kind must be one of {list(KINDS)}, got {self.kind!r}: {self.install_hint()}")
         _require(
             self.label_kind in LABEL_KINDS, f"label_kind must be one of {list(LABEL_KINDS)}, got {self.label_kind!r}"
@@ -254,6 +308,8 @@ class Manifest:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict, ``format_version`` first."""
         data = _to_plain(self)
+        if data["provenance"] is None:  # absent rather than null: a manifest without one reads as before
+            del data["provenance"]
         order = ["format_version", "library_version", "kind"]
         return {**{k: data[k] for k in order}, **{k: v for k, v in data.items() if k not in order}}
 

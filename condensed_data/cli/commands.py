@@ -1,6 +1,6 @@
 """CLI (over both wings): one thin function per ``condensed-data`` command, and :func:`main`, which dispatches.
 
-The commands: condense, evaluate, info, show, push, pull, export, prior, methods (the parser is
+The commands: condense, evaluate, info, show, push, pull, export, import, prior, methods (the parser is
 :mod:`condensed_data.cli.parser`). Heavy imports (torch, the training side, the Hub) happen inside the commands, so
 ``--help`` is quick. A path argument is a folder or a Hub id by :func:`condensed_data.hub.locate`'s rule
 (``local-dir:PATH`` / ``hf-hub:ORG/NAME`` force either).
@@ -180,6 +180,10 @@ def _print_summary(m) -> None:
         f"recipe:           normalize mean={list(m.recipe.mean)} std={list(m.recipe.std)}, {m.recipe.augmentation}, "
         f"{m.recipe.arch}, {m.recipe.epochs} epochs, lr {m.recipe.lr}"
     )
+    if m.provenance is not None:
+        p = m.provenance
+        experiment = "" if p.experiment is None else f", experiment {p.experiment}"
+        print(f"imported:         {p.format} from {p.source} ({p.value_space} space{experiment})")
     for e in m.evaluation:
         print(
             f"evaluation:       {e.subject:<11} {e.arch:<10} {100 * e.accuracy_mean:.2f} ± {100 * e.accuracy_std:.2f} % ({e.models} models)"
@@ -252,6 +256,48 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_import(args: argparse.Namespace) -> int:
+    from condensed_data.data import list_datasets, load_dataset
+    from condensed_data.data.catalog import IMAGEFOLDER_PREFIX
+    from condensed_data.interop.importers import DatasetInfo, fit_zca, import_set
+
+    dataset, zca = args.dataset, None
+    if args.dataset in list_datasets() or args.dataset.startswith(IMAGEFOLDER_PREFIX):
+        # a dataset this library loads: its classes, size, fingerprint and statistics describe the import
+        real = load_dataset(args.dataset, "train", root=args.data_root)
+        dataset = DatasetInfo(real.name, tuple(real.classes), len(real), real.fingerprint(), real.mean, real.std)
+        if args.space == "zca":
+            zca = fit_zca(real.images, epsilon=args.zca_epsilon, fitted_on=f"{real.name}/train")
+    elif args.space == "zca":
+        raise ValueError(
+            f"--space zca inverts a ZCA fitted on the real train split, and {args.dataset!r} is not a dataset this "
+            f"library loads ({', '.join(list_datasets())}, imagefolder:PATH)"
+        )
+    classes = [c.strip() for c in args.classes.split(",")] if args.classes else None
+    m = import_set(
+        args.format,
+        args.source,
+        dataset=dataset,
+        output=args.output,
+        space=args.space,
+        mean=args.mean,
+        std=args.std,
+        experiment=args.experiment,
+        factor=args.factor,
+        classes=classes,
+        zca=zca,
+        hub=_hub_options(args),
+        overwrite=args.overwrite,
+    )
+    print(
+        f"wrote {args.output} ({m.num_classes} classes, {m.label_kind} labels, from {args.format} in {args.space} "
+        f"space; provenance in condensed.json)"
+    )
+    for model, accs in m.provenance.reported.items():
+        print(f"  the original code recorded for {model}: {', '.join(f'{a:.4g}' for a in accs)}")
+    return 0
+
+
 def _cmd_prior(args: argparse.Namespace) -> int:
     from condensed_data.condense.priors import LDMPriorConfig, PriorConfig, train_gan_prior, train_ldm_prior
     from condensed_data.data import load_dataset
@@ -307,6 +353,7 @@ _COMMANDS = {
     "push": _cmd_push,
     "pull": _cmd_pull,
     "export": _cmd_export,
+    "import": _cmd_import,
     "prior": _cmd_prior,
     "methods": _cmd_methods,
 }

@@ -12,7 +12,17 @@ import argparse
 import json
 from typing import Any
 
-__all__ = ["build_parser"]
+__all__ = ["build_parser", "IMPORT_FORMATS"]
+
+# condensed_data.interop.readers.FORMATS, spelled here so that --help imports nothing heavy (a test keeps them equal)
+IMPORT_FORMATS = ("mtt", "dc", "datadam", "idc", "kip", "imagefolder", "parquet")
+
+
+def _floats(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers (one per channel), got {text!r}") from None
 
 
 def _parse_option(text: str) -> tuple[str, Any]:
@@ -187,6 +197,43 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--output", "-o", default=None, help="new artifact folder (default PATH-webdataset)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+
+    p = sub.add_parser(
+        "import",
+        help="turn a distilled set in another project's format into an artifact (never unpickles)",
+        description="Read a distilled set published in another format (MTT/DATM tensors, DC/DSA/DM res_*.pt, DataDAM, "
+        "IDC, KIP .npz, image folders, Parquet) and write an artifact of kind tensors, stored in pixel space, with "
+        "its provenance (format, files, sha256, experiment) in the manifest. .pt files are read with "
+        "torch.load(weights_only=True) only: a file that needs unpickling is refused. SOURCE is a file, a folder, "
+        "or hf-hub:ORG/NAME::PATH (a file or folder in a Hub dataset repository).",
+    )
+    p.add_argument("format", choices=IMPORT_FORMATS, help="the format of SOURCE")
+    p.add_argument("source", help="file, folder, or hf-hub:ORG/NAME::PATH/IN/REPO")
+    p.add_argument(
+        "--dataset",
+        required=True,
+        help="the real dataset it was condensed from: fashion-mnist, digits, imagefolder:PATH (loaded: classes, "
+        "statistics, fingerprint), or cifar10, cifar100, mnist (known statistics), or any name",
+    )
+    p.add_argument("--output", "-o", required=True, help="the new artifact folder")
+    p.add_argument(
+        "--space",
+        default="pixel",
+        choices=["pixel", "normalized", "zca"],
+        help="how the stored values are to be read: pixel (as is; default), normalized (x*std+mean is applied), "
+        "zca (the whitening is inverted with a ZCA fitted on the real train split; --dataset must be loadable)",
+    )
+    p.add_argument(
+        "--mean", type=_floats, default=None, help="per-channel mean of a normalized set, e.g. 0.49,0.48,0.45"
+    )
+    p.add_argument("--std", type=_floats, default=None, help="per-channel std of a normalized set")
+    p.add_argument("--zca-epsilon", type=float, default=0.1, help="epsilon of the ZCA fit (default 0.1, as MTT)")
+    p.add_argument("--experiment", type=int, default=-1, help="dc: which experiment (default -1, the last)")
+    p.add_argument("--factor", type=int, default=None, help="idc: the multi-formation factor (2 or 3)")
+    p.add_argument("--classes", default=None, help="comma-separated class names (default: the dataset's)")
+    p.add_argument("--data-root", default=None, help="folder holding the real dataset's files")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    _hub_args(p)
 
     p = sub.add_parser(
         "prior",

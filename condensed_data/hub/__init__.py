@@ -11,7 +11,7 @@
 'hub'
 """
 
-from condensed_data.hub.download import download, download_model, fetch_manifest, resolve
+from condensed_data.hub.download import download, download_files, download_model, fetch_manifest, resolve
 from condensed_data.hub.errors import (
     HubAccessError,
     HubError,
@@ -37,6 +37,7 @@ __all__ = [
     "RevisionNotFoundError",
     "cached_revision",
     "download",
+    "download_files",
     "download_model",
     "fetch_manifest",
     "is_hub_cache",

@@ -29,7 +29,7 @@ from condensed_data.hub.options import HubOptions
 if TYPE_CHECKING:
     from condensed_data.artifact.manifest import Manifest
 
-__all__ = ["resolve", "download", "fetch_manifest", "download_model", "MODEL_FILES"]
+__all__ = ["resolve", "download", "download_files", "fetch_manifest", "download_model", "MODEL_FILES"]
 
 logger = logging.getLogger(__name__)
 
@@ -172,6 +172,19 @@ def fetch_manifest(name_or_path: str | os.PathLike, options: HubOptions | None =
     if not where.is_hub:
         return read_manifest(_local(where.path))
     return read_manifest(_manifest_snapshot(where.repo_id, options or HubOptions()))
+
+
+def download_files(repo_id: str, patterns: Sequence[str], options: HubOptions | None = None) -> Path:
+    """Download only the files of a Hub *dataset* repository that ``patterns`` match; return the snapshot folder.
+
+    For ``condensed-data import`` of a foreign set published in a repository that is not a condensed set (no
+    manifest): the files are fetched into huggingface_hub's cache like any other, and nothing in them is run.
+
+    >>> download_files("org/mtt-sets", ["cifar10/images_best.pt", "cifar10/labels_best.pt"])  # doctest: +SKIP
+    """
+    _check_id(repo_id)
+    options = options or HubOptions()
+    return _snapshot(repo_id, patterns, options)
 
 
 def download_model(repo_id: str, options: HubOptions | None = None, *, files: Sequence[str] = MODEL_FILES) -> Path:
