@@ -3,6 +3,7 @@
 Loading-side code: imports neither training code nor ``huggingface_hub``.
 
 >>> from condensed_data.artifact.manifest import Manifest
+from condensed_data.artifact.view import VIEW_GLOB, view_files
 >>> text = render_card(Manifest.example())
 >>> text.startswith("---\\n") and "dataset-distillation" in text
 True
@@ -19,6 +20,7 @@ import torch
 from PIL import Image
 
 from condensed_data.artifact.manifest import Manifest
+from condensed_data.artifact.view import VIEW_GLOB, view_files
 
 __all__ = ["GENERATED_MARK", "render_card", "preview_grid", "save_preview"]
 
@@ -47,6 +49,9 @@ def render_card(manifest: Manifest, *, repo_id: str | None = None) -> str:
         manifest: The set's manifest.
         repo_id: The Hub id shown in the loading snippet (``None``: a placeholder path).
 
+    For a set with a Parquet view (``data/train-*.parquet`` among ``manifest.files``) the metadata also holds
+    ``configs`` (pointing ``datasets.load_dataset`` and the Hub viewer at the view) and ``dataset_info`` (the
+    ``image`` / ``label`` class names / ``soft_label`` features and the number of rows).
     The metadata block is what the Hub indexes (license, task, tags such as ``ipc-10``, source dataset, size) plus
     a ``condensed:`` block with the method, images per class, source fingerprint, label kind and value space.
     The body (after the metadata) starts with :data:`GENERATED_MARK`, so ``condensed-data push`` knows it may regenerate it.
@@ -71,6 +76,23 @@ def render_card(manifest: Manifest, *, repo_id: str | None = None) -> str:
     if m.kind == "webdataset":
         # Point the Hub's dataset viewer at the shards only (not condensed.json or shards.json).
         meta["configs"] = [{"config_name": "default", "data_files": [{"split": "train", "path": "data/train-*.tar"}]}]
+    elif view_files(m.files):
+        # The Parquet view (artifact/view.py) is what `datasets.load_dataset` and the Hub viewer read; without
+        # `configs` they would pick condensed.json (the most frequent extension) as the data.
+        meta["configs"] = [{"config_name": "default", "data_files": [{"split": "train", "path": VIEW_GLOB}]}]
+        features: list[dict[str, object]] = [
+            {"name": "image", "dtype": "image"},
+            {"name": "label", "dtype": {"class_label": {"names": {str(i): c for i, c in enumerate(m.classes)}}}},
+        ]
+        if m.label_kind == "soft":
+            features.append({"name": "soft_label", "sequence": "float32"})
+        size = sum(m.files[name].size for name in view_files(m.files))
+        meta["dataset_info"] = {
+            "features": features,
+            "splits": [{"name": "train", "num_bytes": size, "num_examples": n_images}],
+            "download_size": size,
+            "dataset_size": size,
+        }
     lines = ["---"]
     lines += [f"{key}: {_yaml_value(value)}" for key, value in meta.items()]
     lines.append("condensed:")
