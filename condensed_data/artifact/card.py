@@ -3,7 +3,6 @@
 Loading-side code: imports neither training code nor ``huggingface_hub``.
 
 >>> from condensed_data.artifact.manifest import Manifest
-from condensed_data.artifact.view import VIEW_GLOB, view_files
 >>> text = render_card(Manifest.example())
 >>> text.startswith("---\\n") and "dataset-distillation" in text
 True
