@@ -21,7 +21,7 @@ from PIL import Image
 from condensed_data.artifact.manifest import Manifest
 from condensed_data.artifact.view import VIEW_GLOB, view_files
 
-__all__ = ["GENERATED_MARK", "render_card", "preview_grid", "save_preview"]
+__all__ = ["GENERATED_MARK", "render_card", "view_metadata", "preview_grid", "save_preview"]
 
 # A card carrying this line is regenerated from the manifest by `condensed-data push` (so it shows the repository id
 # and the latest evaluation); a card without it is the user's and is uploaded as is.
@@ -39,6 +39,46 @@ def _yaml_value(value: object) -> str:
     # JSON scalars and lists are valid YAML flow syntax; strings are quoted so that names like "T-shirt/top" or
     # "no" keep their meaning.
     return json.dumps(value, ensure_ascii=False)
+
+
+def _view_meta(m: Manifest, n_rows: int) -> dict[str, object]:
+    """``configs`` and ``dataset_info`` for a set whose Parquet view is among ``m.files``."""
+    features: list[dict[str, object]] = [
+        {"name": "image", "dtype": "image"},
+        {"name": "label", "dtype": {"class_label": {"names": {str(i): c for i, c in enumerate(m.classes)}}}},
+    ]
+    if m.label_kind == "soft":
+        features.append({"name": "soft_label", "sequence": "float32"})
+    size = sum(m.files[name].size for name in view_files(m.files))
+    return {
+        "configs": [{"config_name": "default", "data_files": [{"split": "train", "path": VIEW_GLOB}]}],
+        "dataset_info": {
+            "features": features,
+            "splits": [{"name": "train", "num_bytes": size, "num_examples": n_rows}],
+            "download_size": size,
+            "dataset_size": size,
+        },
+    }
+
+
+def view_metadata(m: Manifest, n_rows: int) -> str:
+    """The YAML front matter (``---`` ... ``---``) of a folder holding only the Parquet view listed in ``m.files``:
+    what ``datasets.load_dataset`` and the Hub viewer need, with task, tags and license."""
+    meta = {
+        "license": "other",
+        "task_categories": ["image-classification"],
+        "tags": [
+            "dataset-distillation",
+            "dataset-condensation",
+            "condensed-data",
+            m.method.name,
+            f"ipc-{m.images_per_class}",
+        ],
+        "source_datasets": [m.source.name],
+        "size_categories": [_size_category(n_rows)],
+        **_view_meta(m, n_rows),
+    }
+    return "\n".join(["---", *(f"{key}: {_yaml_value(value)}" for key, value in meta.items()), "---", ""]) + "\n"
 
 
 def render_card(manifest: Manifest, *, repo_id: str | None = None) -> str:
@@ -78,20 +118,7 @@ def render_card(manifest: Manifest, *, repo_id: str | None = None) -> str:
     elif view_files(m.files):
         # The Parquet view (artifact/view.py) is what `datasets.load_dataset` and the Hub viewer read; without
         # `configs` they would pick condensed.json (the most frequent extension) as the data.
-        meta["configs"] = [{"config_name": "default", "data_files": [{"split": "train", "path": VIEW_GLOB}]}]
-        features: list[dict[str, object]] = [
-            {"name": "image", "dtype": "image"},
-            {"name": "label", "dtype": {"class_label": {"names": {str(i): c for i, c in enumerate(m.classes)}}}},
-        ]
-        if m.label_kind == "soft":
-            features.append({"name": "soft_label", "sequence": "float32"})
-        size = sum(m.files[name].size for name in view_files(m.files))
-        meta["dataset_info"] = {
-            "features": features,
-            "splits": [{"name": "train", "num_bytes": size, "num_examples": n_images}],
-            "download_size": size,
-            "dataset_size": size,
-        }
+        meta.update(_view_meta(m, n_images))
     lines = ["---"]
     lines += [f"{key}: {_yaml_value(value)}" for key, value in meta.items()]
     lines.append("condensed:")
