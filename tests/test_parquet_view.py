@@ -172,3 +172,15 @@ def test_a_truncated_safetensors_file_is_refused(tmp_path):
 def test_card_of_a_set_without_view_has_no_parquet_config():
     m = tiny_manifest()
     assert "data/train-*.parquet" not in render_card(m)
+
+
+def test_a_deeply_nested_shard_index_is_a_shard_error(tmp_path):
+    from condensed_data.interop.export import export_webdataset
+    from condensed_data.interop.webdataset import ShardError, read_index
+
+    make_artifact(tmp_path / "a")
+    m = export_webdataset(tmp_path / "a", tmp_path / "w", shard_size=3)
+    assert not view_files(m.files)  # webdataset sets are read from their shards
+    (tmp_path / "w" / "shards.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ShardError, match=r"shards.json.*levels deep"):
+        read_index(tmp_path / "w", m)
