@@ -184,3 +184,16 @@ def test_a_deeply_nested_shard_index_is_a_shard_error(tmp_path):
     (tmp_path / "w" / "shards.json").write_text("[" * 100_000 + "]" * 100_000)
     with pytest.raises(ShardError, match=r"shards.json.*levels deep"):
         read_index(tmp_path / "w", m)
+
+
+def test_a_generator_set_carries_the_view_of_its_fixed_set(tmp_path):
+    from test_generator_source import make_generator_artifact
+
+    folder = make_generator_artifact(tmp_path / "gen")
+    m = read_artifact(folder)
+    assert view_files(m.files) == [VIEW]
+    images, labels = CondensedDataset(folder).tensors()
+    view_images, view_labels = read_view(folder, m)
+    assert torch.equal(view_labels, labels)
+    inside = (images >= 0) & (images <= 1)  # the view clips to the pixel range
+    assert (view_images - images)[inside].abs().max() <= 0.5 / 255 + 1e-6

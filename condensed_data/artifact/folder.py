@@ -103,7 +103,8 @@ def save_artifact(
         manifest: The manifest; its ``files`` field is replaced by the checksums of what ``write_files`` wrote.
         write_files: Called with a temporary folder; writes the data files into it. For a ``tensors`` set the
             Parquet view (``data/train-*.parquet``, :mod:`condensed_data.artifact.view`) is then added from
-            ``images.safetensors`` unless ``write_files`` wrote one; it is listed with the other files.
+            ``images.safetensors`` (for a ``generator`` set: from the generated set) unless ``write_files`` wrote
+            one; it is listed with the other files.
         overwrite: Replace an existing folder (the old one is removed only after the new one is complete).
         card: Optional function returning the dataset card (``README.md``) text for the final manifest.
 
@@ -128,19 +129,28 @@ def save_artifact(
 
 
 def _add_view(tmp: Path, manifest: Manifest) -> None:
-    """Write the Parquet view (:mod:`.view`) of a ``tensors`` set into ``tmp`` unless the writer already did."""
+    """Write the Parquet view (:mod:`.view`) of a ``tensors`` or ``generator`` set into ``tmp`` unless the writer
+    already did (latent-diffusion and webdataset sets get none)."""
     from condensed_data.artifact.view import VIEW_DIR, view_skip_reason, write_view
 
     if any((tmp / VIEW_DIR).glob("train-*.parquet")):
         return
-    if manifest.kind != "tensors":
-        # Generator and diffusion sets decode their images through a model; `condensed-data export --to tensors`
-        # materializes them once, and that artifact carries the view. Webdataset sets are read from their shards.
-        logger.info("no Parquet view for an artifact of kind %r (export it --to tensors to get one)", manifest.kind)
-        return
     reason = view_skip_reason(manifest)
     if reason:
         logger.warning("no Parquet view: %s", reason)
+        return
+    if manifest.kind == "generator":
+        # The condensed set itself (fixed mode: one image per stored code), generated once through the loading
+        # wing's own Source, as CondensedDataset would.
+        from condensed_data.sources import open_source
+
+        images, labels = open_source(tmp, manifest).tensors()
+        write_view(tmp, images, labels, manifest)
+        return
+    if manifest.kind != "tensors":
+        # Diffusion sets decode every image through many denoiser steps (minutes for a large set): `condensed-data
+        # export --to tensors` (or `--to parquet`) materializes them once. Webdataset sets are read from their shards.
+        logger.info("no Parquet view for an artifact of kind %r (export it --to tensors to get one)", manifest.kind)
         return
     path = tmp / "images.safetensors"
     if not path.is_file():
