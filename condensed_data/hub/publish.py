@@ -112,12 +112,13 @@ def _stage(folder: Path, staging: Path, manifest: Manifest, source: Any, repo_id
 
 
 def _stage_view(staging: Path, manifest: Manifest, source: Any) -> Manifest:
-    """Add the Parquet view to a staged ``tensors`` set written before views existed; return the staged manifest."""
+    """Add the Parquet view to a staged ``tensors`` or ``generator`` set written before views existed; return the
+    staged manifest."""
     from condensed_data.artifact.folder import sha256_file
     from condensed_data.artifact.manifest import MANIFEST_NAME, FileEntry
     from condensed_data.artifact.view import view_files, view_skip_reason, write_view
 
-    if manifest.kind != "tensors" or view_files(manifest.files) or view_skip_reason(manifest):
+    if manifest.kind not in ("tensors", "generator") or view_files(manifest.files) or view_skip_reason(manifest):
         return manifest
     images, labels = source.tensors()
     names = write_view(staging, images, labels, manifest)
