@@ -279,7 +279,27 @@ def ld3m_decode_table(res: Results) -> str:
     return _markdown(header, cells, _flat(rows))
 
 
+def _pair_cell(run: list[dict], prefix: str) -> str:
+    if len(run) == 1:
+        return f"{100 * run[0][prefix + '_accuracy_mean']:.2f} ± {100 * run[0][prefix + '_accuracy_std']:.2f}"
+    return _spread([100 * r[prefix + "_accuracy_mean"] for r in run], ".2f")
+
+
+def parquet_view_table(res: Results) -> str:
+    rows = sorted(runs(res("parquet_view")), key=lambda run: (run[0]["dataset"], run[0]["method"], run[0]["ipc"]))
+    header = ["set", "IPC", "network", "exact tensors (%)", "8-bit Parquet view (%)", "loss (points)"]
+    header += ["largest pixel change", "values clipped", "budget", "device", "date"]
+    cells = []
+    for run in rows:
+        r = run[0]
+        cells.append([f"{r['dataset']} {r['method']}", r["ipc"], r["arch"], _pair_cell(run, "exact"),
+                      _pair_cell(run, "view"), _value(run, "loss_points", "+.2f"), _value(run, "max_pixel_change"),
+                      _value(run, "out_of_range_fraction", ".1%"), _budget(r["budget"]), r["device"], _date(run)])  # fmt: skip
+    return _markdown(header, cells, _flat(rows))
+
+
 TABLES: dict[str, Callable[[Results], str]] = {
+    "parquet-view": parquet_view_table,
     "accuracy": accuracy_table,
     "cross-arch": cross_arch_table,
     "lr-sweep": lr_sweep_table,

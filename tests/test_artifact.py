@@ -17,7 +17,7 @@ from condensed_data.artifact.manifest import ManifestError
 
 def test_save_lists_every_file_with_checksum(tmp_path):
     m = make_artifact(tmp_path / "a")
-    assert set(m.files) == {"images.safetensors"}
+    assert set(m.files) == {"images.safetensors", "data/train-00000-of-00001.parquet"}
     entry = m.files["images.safetensors"]
     path = tmp_path / "a" / "images.safetensors"
     assert entry.size == path.stat().st_size and entry.sha256 == sha256_file(path)

@@ -42,6 +42,7 @@ def test_end_to_end_artifact(tiny, tmp_path):
     assert sorted(p.name for p in folder.iterdir()) == [
         "README.md",
         "condensed.json",
+        "data",
         "images.safetensors",
         "preview.png",
     ]

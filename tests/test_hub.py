@@ -40,7 +40,7 @@ from condensed_data.hub import (
     push_to_hub,
 )
 
-SET_FILES = {"condensed.json", "images.safetensors", "README.md", "preview.png"}
+SET_FILES = {"condensed.json", "images.safetensors", "data/train-00000-of-00001.parquet", "README.md", "preview.png"}
 
 
 @pytest.fixture(autouse=True)
@@ -200,11 +200,13 @@ def test_push_writes_card_and_preview_into_a_copy_never_into_the_folder(servers,
     (folder / "preview.png").unlink(missing_ok=True)
 
     def state():
-        return {p.relative_to(folder).as_posix(): (p.read_bytes(), p.stat().st_mtime_ns) for p in folder.rglob("*")}
+        files = (p for p in folder.rglob("*") if p.is_file())
+        return {p.relative_to(folder).as_posix(): (p.read_bytes(), p.stat().st_mtime_ns) for p in files}
 
     before = state()
     push_to_hub(folder, "org/untouched", HubOptions(endpoint=servers.fake.url))
-    assert state() == before and sorted(before) == ["condensed.json", "images.safetensors"]
+    assert state() == before
+    assert sorted(before) == ["condensed.json", "data/train-00000-of-00001.parquet", "images.safetensors"]
     assert set(servers.fake.commits[-1]["files"]) == SET_FILES
     repo = servers.mirrors / "datasets/org/untouched"
     assert 'CondensedDataset.from_pretrained("org/untouched")' in (repo / "README.md").read_text()
@@ -330,7 +332,7 @@ def test_a_manifest_listing_a_pickle_is_refused_and_nothing_is_unpickled(servers
 def test_a_stray_pickle_in_a_repo_is_never_downloaded(servers, tmp_path):
     folder = tmp_path / "set"
     make_artifact(folder)
-    files = {p.name: p.read_bytes() for p in folder.iterdir()}
+    files = {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
     make_git_repo(servers.mirrors, "org/stray", {**files, "evil.pkl": b"not even read"})
     ds = load(servers, "org/stray", tmp_path / "cache")
     assert "evil.pkl" not in snapshot_files(ds.folder) and len(ds) == 6

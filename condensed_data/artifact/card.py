@@ -19,8 +19,9 @@ import torch
 from PIL import Image
 
 from condensed_data.artifact.manifest import Manifest
+from condensed_data.artifact.view import VIEW_GLOB, view_files
 
-__all__ = ["GENERATED_MARK", "render_card", "preview_grid", "save_preview"]
+__all__ = ["GENERATED_MARK", "render_card", "view_metadata", "preview_grid", "save_preview"]
 
 # A card carrying this line is regenerated from the manifest by `condensed-data push` (so it shows the repository id
 # and the latest evaluation); a card without it is the user's and is uploaded as is.
@@ -40,6 +41,46 @@ def _yaml_value(value: object) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def _view_meta(m: Manifest, n_rows: int) -> dict[str, object]:
+    """``configs`` and ``dataset_info`` for a set whose Parquet view is among ``m.files``."""
+    features: list[dict[str, object]] = [
+        {"name": "image", "dtype": "image"},
+        {"name": "label", "dtype": {"class_label": {"names": {str(i): c for i, c in enumerate(m.classes)}}}},
+    ]
+    if m.label_kind == "soft":
+        features.append({"name": "soft_label", "sequence": "float32"})
+    size = sum(m.files[name].size for name in view_files(m.files))
+    return {
+        "configs": [{"config_name": "default", "data_files": [{"split": "train", "path": VIEW_GLOB}]}],
+        "dataset_info": {
+            "features": features,
+            "splits": [{"name": "train", "num_bytes": size, "num_examples": n_rows}],
+            "download_size": size,
+            "dataset_size": size,
+        },
+    }
+
+
+def view_metadata(m: Manifest, n_rows: int) -> str:
+    """The YAML front matter (``---`` ... ``---``) of a folder holding only the Parquet view listed in ``m.files``:
+    what ``datasets.load_dataset`` and the Hub viewer need, with task, tags and license."""
+    meta = {
+        "license": "other",
+        "task_categories": ["image-classification"],
+        "tags": [
+            "dataset-distillation",
+            "dataset-condensation",
+            "condensed-data",
+            m.method.name,
+            f"ipc-{m.images_per_class}",
+        ],
+        "source_datasets": [m.source.name],
+        "size_categories": [_size_category(n_rows)],
+        **_view_meta(m, n_rows),
+    }
+    return "\n".join(["---", *(f"{key}: {_yaml_value(value)}" for key, value in meta.items()), "---", ""]) + "\n"
+
+
 def render_card(manifest: Manifest, *, repo_id: str | None = None) -> str:
     """The dataset card for ``manifest``: YAML metadata, evaluation table, recipe, preview and loading snippet.
 
@@ -47,6 +88,9 @@ def render_card(manifest: Manifest, *, repo_id: str | None = None) -> str:
         manifest: The set's manifest.
         repo_id: The Hub id shown in the loading snippet (``None``: a placeholder path).
 
+    For a set with a Parquet view (``data/train-*.parquet`` among ``manifest.files``) the metadata also holds
+    ``configs`` (pointing ``datasets.load_dataset`` and the Hub viewer at the view) and ``dataset_info`` (the
+    ``image`` / ``label`` class names / ``soft_label`` features and the number of rows).
     The metadata block is what the Hub indexes (license, task, tags such as ``ipc-10``, source dataset, size) plus
     a ``condensed:`` block with the method, images per class, source fingerprint, label kind and value space.
     The body (after the metadata) starts with :data:`GENERATED_MARK`, so ``condensed-data push`` knows it may regenerate it.
@@ -71,6 +115,10 @@ def render_card(manifest: Manifest, *, repo_id: str | None = None) -> str:
     if m.kind == "webdataset":
         # Point the Hub's dataset viewer at the shards only (not condensed.json or shards.json).
         meta["configs"] = [{"config_name": "default", "data_files": [{"split": "train", "path": "data/train-*.tar"}]}]
+    elif view_files(m.files):
+        # The Parquet view (artifact/view.py) is what `datasets.load_dataset` and the Hub viewer read; without
+        # `configs` they would pick condensed.json (the most frequent extension) as the data.
+        meta.update(_view_meta(m, n_images))
     lines = ["---"]
     lines += [f"{key}: {_yaml_value(value)}" for key, value in meta.items()]
     lines.append("condensed:")

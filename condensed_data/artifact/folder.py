@@ -32,6 +32,7 @@ __all__ = [
     "read_manifest",
     "read_artifact",
     "verify_files",
+    "check_links",
     "sha256_file",
     "write_manifest",
 ]
@@ -100,7 +101,10 @@ def save_artifact(
     Args:
         folder: Destination folder. It must not exist unless ``overwrite`` is true.
         manifest: The manifest; its ``files`` field is replaced by the checksums of what ``write_files`` wrote.
-        write_files: Called with a temporary folder; writes the data files into it.
+        write_files: Called with a temporary folder; writes the data files into it. For a ``tensors`` set the
+            Parquet view (``data/train-*.parquet``, :mod:`condensed_data.artifact.view`) is then added from
+            ``images.safetensors`` (for a ``generator`` set: from the generated set) unless ``write_files`` wrote
+            one; it is listed with the other files.
         overwrite: Replace an existing folder (the old one is removed only after the new one is complete).
         card: Optional function returning the dataset card (``README.md``) text for the final manifest.
 
@@ -113,6 +117,7 @@ def save_artifact(
     def write(tmp: Path) -> None:
         nonlocal final
         write_files(tmp)
+        _add_view(tmp, manifest)
         final = manifest.replace(files=_list_files(tmp))
         if card is not None and not (tmp / "README.md").exists():
             (tmp / "README.md").write_text(card(final), encoding="utf-8")
@@ -121,6 +126,43 @@ def save_artifact(
     write_folder_atomically(folder, write, overwrite=overwrite)
     logger.info("wrote artifact %s (%d files)", folder, len(final.files))
     return final
+
+
+def _add_view(tmp: Path, manifest: Manifest) -> None:
+    """Write the Parquet view (:mod:`.view`) of a ``tensors`` or ``generator`` set into ``tmp`` unless the writer
+    already did (latent-diffusion and webdataset sets get none)."""
+    from condensed_data.artifact.view import VIEW_DIR, view_skip_reason, write_view
+
+    if any((tmp / VIEW_DIR).glob("train-*.parquet")):
+        return
+    reason = view_skip_reason(manifest)
+    if reason:
+        logger.warning("no Parquet view: %s", reason)
+        return
+    if manifest.kind == "generator":
+        # The condensed set itself (fixed mode: one image per stored code), generated once through the loading
+        # wing's own Source, as CondensedDataset would.
+        from condensed_data.sources import open_source
+
+        images, labels = open_source(tmp, manifest).tensors()
+        write_view(tmp, images, labels, manifest)
+        return
+    if manifest.kind != "tensors":
+        # Diffusion sets decode every image through many denoiser steps (minutes for a large set): `condensed-data
+        # export --to tensors` (or `--to parquet`) materializes them once. Webdataset sets are read from their shards.
+        logger.info("no Parquet view for an artifact of kind %r (export it --to tensors to get one)", manifest.kind)
+        return
+    path = tmp / "images.safetensors"
+    if not path.is_file():
+        return
+    from safetensors.torch import load_file
+
+    tensors = load_file(str(path))
+    try:
+        write_view(tmp, tensors["images"], tensors["labels"], manifest)
+    except (KeyError, ValueError, IndexError) as exc:  # data that does not fit the manifest: the loader refuses it
+        shutil.rmtree(tmp / VIEW_DIR, ignore_errors=True)
+        logger.warning("no Parquet view: the stored tensors do not fit the manifest (%s)", exc)
 
 
 def write_folder_atomically(
@@ -180,9 +222,43 @@ def read_manifest(folder: str | os.PathLike) -> Manifest:
         raise ManifestError(f"{path}: {exc}") from None
 
 
-def verify_files(folder: str | os.PathLike, manifest: Manifest) -> None:
-    """Check that every file the manifest lists exists with the recorded size and sha256."""
+def _allowed_roots(folder: Path) -> list[Path]:
+    """Where the files of ``folder`` may really live: inside it, and for a huggingface_hub cache snapshot
+    (``.../datasets--org--name/snapshots/REV/``, whose files are links into ``blobs/``) that repository's blobs."""
+    roots = [folder.resolve()]
+    for parent in folder.absolute().parents:
+        if parent.name == "snapshots" and parent.parent.name.startswith(("datasets--", "models--")):
+            roots.append((parent.parent / "blobs").resolve())
+            break
+    return roots
+
+
+def check_links(folder: str | os.PathLike, manifest: Manifest) -> None:
+    """Refuse a listed file that is (or lies under) a symbolic link resolving outside the artifact folder.
+
+    Such a link would make a load read, and a push upload, an arbitrary file of the machine (``../../.ssh/id_rsa``).
+    Links inside the folder, and a Hub cache snapshot's links into its own ``blobs/``, are fine.
+
+    Raises:
+        ArtifactError: Naming the file, where it points and what to do.
+    """
     folder = Path(folder)
+    roots = _allowed_roots(folder)
+    for name in manifest.files:
+        path = folder / name
+        target = path.resolve()
+        if not any(target == root or target.is_relative_to(root) for root in roots):
+            raise ArtifactError(
+                f"{path} is a symbolic link to {target}, outside the artifact folder {folder}: refused (a data file "
+                f"must lie inside the folder). Replace the link by a copy of the file, or download or copy the "
+                "artifact again"
+            )
+
+
+def verify_files(folder: str | os.PathLike, manifest: Manifest) -> None:
+    """Check that every file the manifest lists lies inside the folder and has the recorded size and sha256."""
+    folder = Path(folder)
+    check_links(folder, manifest)
     for name, entry in manifest.files.items():
         path = folder / name
         if not path.is_file():
@@ -202,8 +278,13 @@ def verify_files(folder: str | os.PathLike, manifest: Manifest) -> None:
 
 
 def read_artifact(folder: str | os.PathLike, *, verify: bool = True) -> Manifest:
-    """Read the manifest and, unless ``verify`` is false, check every listed file."""
+    """Read the manifest and, unless ``verify`` is false, check every listed file's size and sha256.
+
+    Listed files that are links outside the folder are refused either way (:func:`check_links`).
+    """
     manifest = read_manifest(folder)
     if verify:
         verify_files(folder, manifest)
+    else:
+        check_links(folder, manifest)
     return manifest

@@ -55,6 +55,47 @@ class ManifestError(ValueError):
     """A manifest that cannot be read or is not valid; the message names the field and the fix."""
 
 
+# Deepest nesting of JSON objects and lists accepted in a manifest (ours nest 4 levels; method configs a few more).
+MAX_JSON_DEPTH = 64
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of parsed JSON (iterative: no recursion limit)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, level)
+            if level > MAX_JSON_DEPTH:
+                break
+            stack.extend((v, level + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def load_json(text: str, what: str) -> Any:
+    """Parse JSON text named ``what`` in errors, refusing invalid JSON and nesting deeper than :data:`MAX_JSON_DEPTH`.
+
+    Raises:
+        ManifestError: Invalid JSON or too deep (never a bare ``RecursionError``).
+    """
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ManifestError(f"{what} is not valid JSON: {exc}") from None
+    except RecursionError:
+        data = None
+        deep = True
+    else:
+        deep = _depth(data) > MAX_JSON_DEPTH
+    if deep:
+        raise ManifestError(
+            f"{what} nests JSON objects or lists more than {MAX_JSON_DEPTH} levels deep: it was not written by "
+            "condensed-data (or was tampered with) and is refused; write the artifact again, or download or copy "
+            "a good one"
+        )
+    return data
+
+
 def _require(cond: bool, message: str) -> None:
     if not cond:
         raise ManifestError(message)
@@ -333,11 +374,7 @@ class Manifest:
     @classmethod
     def from_json(cls, text: str) -> Manifest:
         """Parse JSON text (see :meth:`from_dict`)."""
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ManifestError(f"condensed.json is not valid JSON: {exc}") from None
-        return cls.from_dict(data)
+        return cls.from_dict(load_json(text, MANIFEST_NAME))
 
     @classmethod
     def example(cls) -> Manifest:

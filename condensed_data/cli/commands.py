@@ -246,6 +246,22 @@ def _cmd_export(args: argparse.Namespace) -> int:
         m = export_tensors(args.path, output, overwrite=args.overwrite)
         print(f"wrote {output} ({m.num_classes * m.images_per_class} images, kind tensors)")
         return 0
+    if args.to in ("ddranking", "imagefolder", "parquet"):
+        from condensed_data.interop import export as exports
+
+        write = {
+            "ddranking": exports.export_ddranking,
+            "imagefolder": exports.export_imagefolder,
+            "parquet": exports.export_parquet,
+        }[args.to]
+        write(args.path, output, overwrite=args.overwrite)
+        what = {
+            "ddranking": "images.pt, labels.pt, lr.pt for DD-Ranking (torch.load)",
+            "imagefolder": "8-bit PNG files, one folder per class",
+            "parquet": "the 8-bit Parquet view, for datasets.load_dataset",
+        }[args.to]
+        print(f"wrote {output} ({what})")
+        return 0
     if args.shard_size is None:
         raise ValueError("--to webdataset needs --shard-size N (samples per shard)")
     m = export_webdataset(

@@ -176,17 +176,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "export",
-        help="write an artifact as webdataset shards (a new artifact of kind webdataset)",
-        description="Write a condensed set as tar shards (.npy or .png images, .cls labels, .json metadata per "
-        "sample) under data/train-NNNNNN.tar, with a manifest listing every shard's sha256. Stream it with "
-        "CondensedIterableDataset, or read it with plain webdataset.",
+        help="write an artifact as webdataset shards, stored tensors, or for other tools (DD-Ranking, image folders, Parquet)",
+        description="--to webdataset: tar shards (.npy or .png images, .cls labels, .json metadata per "
+        "sample) under data/train-NNNNNN.tar, with a manifest listing every shard's sha256; stream it with "
+        "CondensedIterableDataset, or read it with plain webdataset. --to tensors: images.safetensors (a generator "
+        "or diffusion set materialized once). --to ddranking: images.pt (class-contiguous, normalized with the "
+        "recipe's mean/std), labels.pt (hard labels, or soft-label logits) and lr.pt, read by DD-Ranking with "
+        "torch.load. --to imagefolder: one folder of 8-bit PNG files per class. --to parquet: the 8-bit Parquet "
+        "view alone (data/train-*.parquet + README.md), for datasets.load_dataset.",
     )
     p.add_argument("path", help="artifact folder or Hub id")
     p.add_argument(
         "--to",
         required=True,
-        choices=["webdataset", "tensors"],
-        help="target storage (tensors: images.safetensors, e.g. a generator- or diffusion-backed set materialized once)",
+        choices=["webdataset", "tensors", "ddranking", "imagefolder", "parquet"],
+        help="target storage (tensors: images.safetensors, e.g. a generator- or diffusion-backed set materialized "
+        "once; ddranking, imagefolder, parquet: plain folders for other tools)",
     )
     p.add_argument("--shard-size", type=int, default=None, help="samples per shard (webdataset; required there)")
     p.add_argument(
@@ -195,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["npy", "png"],
         help="image encoding: npy (float32, exact; default) or png (8-bit, quantized to 1/255 of the pixel range)",
     )
-    p.add_argument("--output", "-o", default=None, help="new artifact folder (default PATH-webdataset)")
+    p.add_argument("--output", "-o", default=None, help="new folder (default PATH-TARGET, e.g. PATH-webdataset)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
 
     p = sub.add_parser(

@@ -1,8 +1,8 @@
 """Loading wing: publish an artifact folder to a Hugging Face Hub dataset repository, in one commit.
 
 As huggingface_hub's ``push_to_hub``: validate the folder (no network), stage what is to be uploaded in a temporary
-copy (the manifest, the files it lists, ``preview.png`` and the dataset card ``README.md``, drawn and written there
-when needed), then upload that copy in one commit. The user's folder is only read, never written.
+copy (the manifest, the files it lists, ``preview.png``, the dataset card ``README.md`` and, for a set
+written before it existed, the Parquet view ``data/train-*.parquet``, drawn and written there when needed), then upload that copy in one commit. The user's folder is only read, never written.
 ``huggingface_hub`` is imported only inside functions.
 
 >>> push_to_hub("out/fashion-mnist-dm-ipc10", "me/fmnist-dm-ipc10")  # doctest: +SKIP
@@ -91,6 +91,7 @@ def _stage(folder: Path, staging: Path, manifest: Manifest, source: Any, repo_id
 
     for name in (MANIFEST_NAME, *manifest.files):
         _link_or_copy(folder / name, staging / name)
+    manifest = _stage_view(staging, manifest, source)
     card = folder / _CARD
     if card.is_file() and GENERATED_MARK not in card.read_text(encoding="utf-8", errors="replace"):
         _link_or_copy(card, staging / _CARD)  # the user's own card, unchanged
@@ -108,6 +109,28 @@ def _stage(folder: Path, staging: Path, manifest: Manifest, source: Any, repo_id
         for p in folder.rglob("*")
         if p.is_file() and p.relative_to(folder).as_posix() not in staged
     )
+
+
+def _stage_view(staging: Path, manifest: Manifest, source: Any) -> Manifest:
+    """Add the Parquet view to a staged ``tensors`` or ``generator`` set written before views existed; return the
+    staged manifest."""
+    from condensed_data.artifact.folder import sha256_file
+    from condensed_data.artifact.manifest import MANIFEST_NAME, FileEntry
+    from condensed_data.artifact.view import view_files, view_skip_reason, write_view
+
+    if manifest.kind not in ("tensors", "generator") or view_files(manifest.files) or view_skip_reason(manifest):
+        return manifest
+    images, labels = source.tensors()
+    names = write_view(staging, images, labels, manifest)
+    files = dict(manifest.files)
+    for name in names:
+        files[name] = FileEntry(sha256=sha256_file(staging / name), size=(staging / name).stat().st_size)
+    manifest = manifest.replace(files=files)
+    target = staging / MANIFEST_NAME
+    target.unlink()  # a hard link to the user's condensed.json: never write through it
+    target.write_text(manifest.to_json(), encoding="utf-8")
+    logger.info("added the Parquet view (%s) to the upload", ", ".join(names))
+    return manifest
 
 
 def _default_message(manifest: Manifest) -> str:

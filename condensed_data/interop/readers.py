@@ -254,10 +254,8 @@ def read_imagefolder(path: Path, **_: Any) -> ForeignSet:
 
 def read_parquet(path: Path, **_: Any) -> ForeignSet:
     """``*.parquet``: ``image`` (bytes, or a struct with ``bytes``) and ``label`` or ``class_id``."""
-    try:
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise ForeignFormatError("the 'parquet' format needs pyarrow: pip install 'condensed-data[import]'") from None
+    import pyarrow.parquet as pq  # a dependency (the Parquet view); imported here to keep other formats light
+
     files = [path] if path.is_file() else sorted(path.rglob("*.parquet"))
     if not files:
         raise ForeignFormatError(f"{path}: no .parquet files found")

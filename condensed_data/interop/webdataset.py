@@ -46,7 +46,7 @@ import torch
 from PIL import Image
 
 from condensed_data.artifact.folder import ArtifactError
-from condensed_data.artifact.manifest import PICKLE_SUFFIXES, Manifest
+from condensed_data.artifact.manifest import PICKLE_SUFFIXES, Manifest, load_json
 
 __all__ = [
     "INDEX_NAME",
@@ -234,7 +234,7 @@ def read_index(folder: str | os.PathLike, manifest: Manifest) -> ShardIndex:
     if INDEX_NAME not in manifest.files:
         raise ShardError(f"{path}: an artifact of kind 'webdataset' lists {INDEX_NAME} in condensed.json; {again}")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = load_json(path.read_text(encoding="utf-8"), INDEX_NAME)  # nesting too deep: a ValueError too
         if data.get("format") != INDEX_FORMAT or data.get("version") != 1:
             raise ValueError(f"format {data.get('format')!r} version {data.get('version')!r}")
         shards = tuple(ShardInfo(file=str(s["file"]), samples=int(s["samples"])) for s in data["shards"])

@@ -21,11 +21,33 @@ def save_tensors(folder: Path, images: torch.Tensor, labels: torch.Tensor) -> No
     """Write ``images`` (N, C, H, W) float32 and ``labels`` (N,) int64 or (N, K) soft labels to ``folder``."""
     from safetensors.torch import save_file
 
+    path = Path(folder) / IMAGES_FILE
+    bad = _non_finite(images)
+    if bad:
+        raise ValueError(
+            f"{path}: {bad}; a condensed set must be finite. Nothing was saved: check the optimization (a learning "
+            "rate too high diverges) or replace the values (torch.nan_to_num) before saving"
+        )
+    if labels.is_floating_point() and _non_finite(labels):
+        raise ValueError(f"{path}: soft labels {_non_finite(labels)}; nothing was saved: labels must be finite")
     tensors = {
         "images": images.detach().to("cpu", torch.float32).contiguous(),
         "labels": labels.detach().cpu().contiguous(),
     }
-    save_file(tensors, str(Path(folder) / IMAGES_FILE), metadata={"format": "condensed-data/tensors"})
+    save_file(tensors, str(path), metadata={"format": "condensed-data/tensors"})
+
+
+def _non_finite(x: torch.Tensor) -> str:
+    """A description of the non-finite values of ``x`` ("" when every value is finite)."""
+    if not x.is_floating_point():
+        return ""
+    finite = torch.isfinite(x)
+    if bool(finite.all()):
+        return ""
+    nan = int(torch.isnan(x).sum())
+    inf = int((~finite).sum()) - nan
+    first = int((~finite).reshape(x.shape[0], -1).any(dim=1).nonzero()[0]) if x.dim() else 0
+    return f"{nan} NaN and {inf} infinite value(s), the first in item {first}"
 
 
 class TensorSource(Source):
@@ -58,6 +80,12 @@ class TensorSource(Source):
             )
         if not images.is_floating_point():
             raise ArtifactError(f"{path}: images must be floating point, got {images.dtype}")
+        bad = _non_finite(images)
+        if bad:
+            raise ArtifactError(
+                f"{path}: images hold {bad}; a condensed set must be finite. Write the set again (condense with a "
+                "lower learning rate), or re-export it after replacing those values (torch.nan_to_num)"
+            )
         if labels.shape[0] != images.shape[0]:
             raise ArtifactError(f"{path}: {images.shape[0]} images but {labels.shape[0]} labels")
         k = m.num_classes
@@ -72,6 +100,10 @@ class TensorSource(Source):
                 )
         elif labels.dim() != 2 or labels.shape[1] != k:
             raise ArtifactError(f"{path}: soft labels must have shape [N, {k}], got {list(labels.shape)}")
+        elif _non_finite(labels):
+            raise ArtifactError(
+                f"{path}: soft labels hold {_non_finite(labels)}; write the set again with finite labels"
+            )
 
     def __len__(self) -> int:
         return self.images.shape[0]

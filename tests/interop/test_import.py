@@ -150,7 +150,7 @@ def test_imagefolder_sre2l_naming(tmp_path):
 
 
 def test_parquet_image_bytes_and_class_id(tmp_path):
-    pa = require("pyarrow", "pip install 'condensed-data[import]'")
+    pa = require("pyarrow", "pip install condensed-data (pyarrow is a dependency)")
     import pyarrow.parquet as pq
 
     x, y = pixels(shape=(1, 8, 8))

@@ -103,6 +103,7 @@ def test_export_loads_back_as_the_condensed_set(tmp_path):
     result = condense(run, tmp_path / "out", real=tiny_real_dataset(), progress=False)
     assert result.manifest.kind == "generator"
     assert sorted(result.manifest.files) == [
+        "data/train-00000-of-00001.parquet",
         "generator/codes.safetensors",
         "generator/config.json",
         "generator/model.safetensors",
