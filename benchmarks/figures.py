@@ -28,6 +28,8 @@ Fig = Callable[[Results], str]
 
 
 def _field(record: dict, key: str) -> object:
+    if key == "seed":
+        return record.get("seed", 0)  # a record without a seed counts as seed 0 (benchmarks/records.py)
     value: object = record
     for part in key.split("__"):  # budget__iterations is record["budget"]["iterations"]
         if not isinstance(value, dict) or part not in value:
@@ -134,9 +136,18 @@ def speed(method: str, device: object, batch_real: int | None = None) -> Num:
     return mean("speed", "value", **where)
 
 
-def scale_run(processes: int, threads: int, every: int, device: object = cpu, field: str = "value") -> Num:
+def scale_run(
+    processes: int, threads: int, every: int, device: object = cpu, field: str = "value", seed: object = 0
+) -> Num:
+    """One scale case at one seed: each seed's pair of cases was timed back to back in one session, and speeds are
+    compared only within a session (the first session is seed 0; the repeats are seeds 1 and 2)."""
     return mean("scale", field, metric="seconds_per_iteration", device=device, budget__processes=processes,
-                budget__threads_per_process=threads, budget__checkpoint_every=every)  # fmt: skip
+                budget__threads_per_process=threads, budget__checkpoint_every=every, seed=seed)  # fmt: skip
+
+
+def checkpoint_ratio(seed: int) -> Num:
+    """Seconds per iteration with a checkpoint after every iteration over those without, at one seed's session."""
+    return over(scale_run(1, 2, 1, seed=seed), scale_run(1, 2, 0, seed=seed))
 
 
 def decode(steps: int, field: str = "decode_images_per_second", threads: int = 2) -> Num:
@@ -281,6 +292,9 @@ FIGURES: dict[str, Fig] = {
     "scale-1x2-ckpt1-writes": fmt(
         over(scale_run(1, 2, 1, field="seconds_per_checkpoint"), scale_run(1, 2, 0)), ".2f", 100
     ),
+    **{f"scale-repeat-{s}-1x2": fmt(scale_run(1, 2, 0, seed=s), ".2f") for s in (1, 2)},
+    **{f"scale-repeat-{s}-ckpt1": fmt(scale_run(1, 2, 1, seed=s), ".2f") for s in (1, 2)},
+    **{f"scale-ckpt1-ratio-{s}": fmt(checkpoint_ratio(s), ".2f") for s in (0, 1, 2)},
     "scale-gpu-ms": fmt(scale_run(1, 2, 0, gpu), ".0f", 1000),
     "scale-gpu-ckpt1-ms": fmt(scale_run(1, 2, 1, gpu), ".1f", 1000),
 }
