@@ -192,7 +192,8 @@ def _without_checkpoints(run: list[dict], every: list[list[dict]]) -> list[dict]
     r = run[0]
     for other in every:
         o = other[0]
-        if o["metric"] == r["metric"] and o["device"] == r["device"] and o["budget"]["checkpoint_every"] == 0:
+        same = o["metric"] == r["metric"] and o["device"] == r["device"] and seed_of(o) == seed_of(r)
+        if same and o["budget"]["checkpoint_every"] == 0:
             if {**o["budget"], "checkpoint_every": r["budget"]["checkpoint_every"]} == r["budget"]:
                 return other
     return None
@@ -200,13 +201,16 @@ def _without_checkpoints(run: list[dict], every: list[list[dict]]) -> list[dict]
 
 def scale_table(res: Results) -> str:
     """Every scale record, the runs with a checkpoint after every iteration included: their last column sets their
-    iteration time against the same run without checkpoints and against what their timed writes account for."""
+    iteration time against the same session's run without checkpoints and against what their timed writes account
+    for. Each seed is its own row: a seed's cases were timed in one session, and speeds on a shared machine are
+    compared only within a session, never averaged across sessions."""
     rows = sorted(
-        runs(res("scale")),
-        key=lambda run: (run[0]["metric"] != "seconds_per_iteration", run[0]["device"], json.dumps(run[0]["budget"])),
-    )
+        ([r] for run in runs(res("scale")) for r in run),
+        key=lambda run: (run[0]["metric"] != "seconds_per_iteration", run[0]["device"], seed_of(run[0]),
+                         json.dumps(run[0]["budget"])),
+    )  # fmt: skip
     header = ["set", "processes x threads", "checkpoint every", "measured", "vs. no checkpoints", "timed", "device"]
-    header += ["date"]
+    header += ["seed (session)", "date"]
     cells = []
     for run in rows:
         r, b = run[0], run[0]["budget"]
@@ -227,7 +231,7 @@ def scale_table(res: Results) -> str:
         procs = f"{b['processes']} x {b['threads_per_process']}" if on_cpu else f"{b['processes']} (one GPU each)"
         cells.append([f"{r['dataset']} {r['method']} ipc {r['ipc']}", procs, b["checkpoint_every"] or "never", value,
                       against, f"batch real {b['batch_real']}, iterations timed {b['iterations_timed']}",
-                      r["device"], _date(run)])  # fmt: skip
+                      r["device"], seed_of(r), _date(run)])  # fmt: skip
     return _markdown(header, cells, _flat(rows))
 
 
