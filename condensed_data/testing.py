@@ -127,9 +127,12 @@ def check_method(
     )
     assert labels.shape[0] == images.shape[0], "one label per synthetic image"
     if method.kind == "tensors":
-        assert images.shape[0] == k * ipc, f"expected {k * ipc} images ({ipc} per class), got {images.shape[0]}"
+        per_class = ipc * (method.decode.factor**2 if method.decode else 1)  # multi-formation: items per class
+        assert images.shape[0] == k * per_class, (
+            f"expected {k * per_class} images ({per_class} per class), got {images.shape[0]}"
+        )
         hard = labels if labels.dim() == 1 else labels.argmax(1)
-        assert torch.bincount(hard, minlength=k).tolist() == [ipc] * k, "each class must have ipc images"
+        assert torch.bincount(hard, minlength=k).tolist() == [per_class] * k, f"each class must have {per_class} images"
 
     if cls.sharding == "classes" and k >= 2:
         _check_class_shards(cls, real, ipc, seed, options)
@@ -151,6 +154,7 @@ def check_method(
             image_shape=tuple(real.image_shape),
             recipe=Recipe(mean=tuple(real.mean), std=tuple(real.std)),
             seed=seed,
+            decode=method.decode,
         )
         folder = Path(tmp) / "artifact"
         save_artifact(folder, manifest, method.export)

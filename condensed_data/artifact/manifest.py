@@ -19,12 +19,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import types
-import typing
 from dataclasses import dataclass, field
 from typing import Any
 
 from condensed_data._version import __version__
+from condensed_data.artifact.strict_json import ManifestError, build, load_json, require, to_plain
 
 __all__ = [
     "FORMAT_VERSION",
@@ -38,11 +37,14 @@ __all__ = [
     "Recipe",
     "Evaluation",
     "Provenance",
+    "Decode",
     "Manifest",
 ]
 
-# 2: adds the optional ``provenance`` block (sets brought in by ``condensed-data import``); version-1 manifests load.
-FORMAT_VERSION = 2
+# 2: adds the optional ``provenance`` block (sets brought in by ``condensed-data import``).
+# 3: adds the optional ``decode`` block (multi-formation: each stored image decodes into factor**2 items).
+# Manifests of every earlier version load.
+FORMAT_VERSION = 3
 MANIFEST_NAME = "condensed.json"
 # "webdataset": the images and hard labels of a set as tar shards (condensed_data/interop/webdataset.py), for streaming.
 KINDS = ("tensors", "generator", "latent-diffusion", "webdataset")
@@ -51,58 +53,8 @@ LABEL_KINDS = ("hard", "soft")
 PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin", ".joblib")
 
 
-class ManifestError(ValueError):
-    """A manifest that cannot be read or is not valid; the message names the field and the fix."""
-
-
-# Deepest nesting of JSON objects and lists accepted in a manifest (ours nest 4 levels; method configs a few more).
-MAX_JSON_DEPTH = 64
-
-
-def _depth(value: Any) -> int:
-    """Nesting depth of parsed JSON (iterative: no recursion limit)."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        item, level = stack.pop()
-        if isinstance(item, (dict, list)):
-            deepest = max(deepest, level)
-            if level > MAX_JSON_DEPTH:
-                break
-            stack.extend((v, level + 1) for v in (item.values() if isinstance(item, dict) else item))
-    return deepest
-
-
-def load_json(text: str, what: str) -> Any:
-    """Parse JSON text named ``what`` in errors, refusing invalid JSON and nesting deeper than :data:`MAX_JSON_DEPTH`.
-
-    Raises:
-        ManifestError: Invalid JSON or too deep (never a bare ``RecursionError``).
-    """
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ManifestError(f"{what} is not valid JSON: {exc}") from None
-    except RecursionError:
-        data = None
-        deep = True
-    else:
-        deep = _depth(data) > MAX_JSON_DEPTH
-    if deep:
-        raise ManifestError(
-            f"{what} nests JSON objects or lists more than {MAX_JSON_DEPTH} levels deep: it was not written by "
-            "condensed-data (or was tampered with) and is refused; write the artifact again, or download or copy "
-            "a good one"
-        )
-    return data
-
-
-def _require(cond: bool, message: str) -> None:
-    if not cond:
-        raise ManifestError(message)
-
-
 def _check_sha256(value: str, where: str) -> None:
-    _require(
+    require(
         isinstance(value, str)
         and value.startswith("sha256:")
         and len(value) == 71
@@ -120,7 +72,7 @@ class FileEntry:
 
     def __post_init__(self) -> None:
         _check_sha256(self.sha256, "files[...].sha256")
-        _require(self.size >= 0, f"files[...].size must be >= 0, got {self.size}")
+        require(self.size >= 0, f"files[...].size must be >= 0, got {self.size}")
 
 
 @dataclass(frozen=True)
@@ -137,7 +89,7 @@ class SourceInfo:
     fingerprint: str
 
     def __post_init__(self) -> None:
-        _require(self.num_samples >= 0, f"source.num_samples must be >= 0 (0: unknown), got {self.num_samples}")
+        require(self.num_samples >= 0, f"source.num_samples must be >= 0 (0: unknown), got {self.num_samples}")
         if self.fingerprint != "":
             _check_sha256(self.fingerprint, "source.fingerprint")
 
@@ -168,7 +120,7 @@ class ValueSpace:
     clamped: bool = False
 
     def __post_init__(self) -> None:
-        _require(
+        require(
             len(self.pixel_range) == 2 and self.pixel_range[0] < self.pixel_range[1],
             f"value_space.pixel_range must be [low, high] with low < high, got {list(self.pixel_range)}",
         )
@@ -191,13 +143,13 @@ class Recipe:
     lr_schedule: str = "step: x0.1 at epochs // 2"
 
     def __post_init__(self) -> None:
-        _require(
+        require(
             len(self.mean) == len(self.std) and len(self.mean) > 0,
             "recipe.mean and recipe.std must be per-channel lists of equal, non-zero length",
         )
-        _require(all(s > 0 for s in self.std), f"recipe.std must be positive, got {list(self.std)}")
-        _require(self.epochs > 0 and self.batch_size > 0, "recipe.epochs and recipe.batch_size must be > 0")
-        _require(self.lr > 0, f"recipe.lr must be > 0, got {self.lr}")
+        require(all(s > 0 for s in self.std), f"recipe.std must be positive, got {list(self.std)}")
+        require(self.epochs > 0 and self.batch_size > 0, "recipe.epochs and recipe.batch_size must be > 0")
+        require(self.lr > 0, f"recipe.lr must be > 0, got {self.lr}")
 
 
 @dataclass(frozen=True)
@@ -214,18 +166,18 @@ class Evaluation:
     subject: str = "condensed"
 
     def __post_init__(self) -> None:
-        _require(self.models > 0, f"evaluation.models must be > 0, got {self.models}")
+        require(self.models > 0, f"evaluation.models must be > 0, got {self.models}")
         for name in ("accuracy_mean", "accuracy_std"):
             value = getattr(self, name)
-            _require(
+            require(
                 math.isfinite(value) and 0.0 <= value <= 1.0,
                 f"evaluation.{name} must be a fraction in [0, 1], got {value}",
             )
-        _require(
+        require(
             not self.accuracies or len(self.accuracies) == self.models,
             f"evaluation.accuracies has {len(self.accuracies)} entries but models is {self.models}",
         )
-        _require(
+        require(
             self.subject in ("condensed", "random-real"),
             f"evaluation.subject must be 'condensed' or 'random-real', got {self.subject!r}",
         )
@@ -253,14 +205,34 @@ class Provenance:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        _require(bool(self.format), "provenance.format must name the foreign format")
-        _require(bool(self.files), "provenance.files must list the original file(s)")
+        require(bool(self.format), "provenance.format must name the foreign format")
+        require(bool(self.files), "provenance.files must list the original file(s)")
         for name, digest in self.files.items():
             _check_sha256(digest, f"provenance.files[{name!r}]")
-        _require(
+        require(
             self.value_space in ("pixel", "normalized", "zca"),
             f"provenance.value_space must be pixel, normalized or zca, got {self.value_space!r}",
         )
+
+
+@dataclass(frozen=True)
+class Decode:
+    """How stored images become the set's items (multi-formation; see :mod:`condensed_data.sources.decode`).
+
+    Each stored image holds ``factor x factor`` tiles, each resized (``resize``) to the full image shape: the set
+    stores ``images_per_class`` images per class and serves ``images_per_class * factor**2`` items per class, and
+    its labels have one row per item.
+    """
+
+    factor: int
+    resize: str = "bilinear"
+
+    def __post_init__(self) -> None:
+        require(
+            self.factor >= 2,
+            f"decode.factor must be >= 2 (a set without multi-formation has no decode block), got {self.factor}",
+        )
+        require(self.resize == "bilinear", f"decode.resize must be 'bilinear', got {self.resize!r}")
 
 
 @dataclass(frozen=True)
@@ -282,44 +254,53 @@ class Manifest:
     library_version: str = __version__
     format_version: int = FORMAT_VERSION
     provenance: Provenance | None = None
+    decode: Decode | None = None
 
     def __post_init__(self) -> None:
-        _require(
+        require(
             self.format_version <= FORMAT_VERSION,
             f"condensed.json has format_version {self.format_version}, but this condensed-data "
             f"({__version__}) reads up to {FORMAT_VERSION}: upgrade with `pip install -U condensed-data`",
         )
-        _require(self.format_version >= 1, f"format_version must be >= 1, got {self.format_version}")
-        _require(
+        require(self.format_version >= 1, f"format_version must be >= 1, got {self.format_version}")
+        require(
             self.provenance is None or self.format_version >= 2,
             f"provenance needs format_version >= 2, got {self.format_version}",
         )
-        _require(
+        require(
+            self.decode is None or self.format_version >= 3,
+            f"decode needs format_version >= 3, got {self.format_version}",
+        )
+        require(
+            self.decode is None or self.kind == "tensors",
+            f"decode (multi-formation) applies to artifacts of kind 'tensors', not {self.kind!r}",
+        )
+        require(
             self.provenance is not None or self.source.known,
             "source.num_samples must be > 0 and source.fingerprint must be 'sha256:...' (only an imported set, "
             "one with provenance, may leave its real data unknown)",
         )
-        _require(self.kind in KINDS, f"kind must be one of {list(KINDS)}, got {self.kind!r}: {self.install_hint()}")
-        _require(
+        require(self.kind in KINDS, f"kind must be one of {list(KINDS)}, got {self.kind!r}: {self.install_hint()}")
+        require(
             self.label_kind in LABEL_KINDS, f"label_kind must be one of {list(LABEL_KINDS)}, got {self.label_kind!r}"
         )
-        _require(len(self.classes) >= 1, "classes must list at least one class name")
-        _require(len(set(self.classes)) == len(self.classes), "classes must be unique names")
-        _require(self.images_per_class >= 1, f"images_per_class must be >= 1, got {self.images_per_class}")
-        _require(
+        require(len(self.classes) >= 1, "classes must list at least one class name")
+        require(len(set(self.classes)) == len(self.classes), "classes must be unique names")
+        require(self.images_per_class >= 1, f"images_per_class must be >= 1, got {self.images_per_class}")
+        require(
             len(self.image_shape) == 3 and all(d > 0 for d in self.image_shape),
             f"image_shape must be [channels, height, width], got {list(self.image_shape)}",
         )
-        _require(
+        require(
             len(self.recipe.mean) == self.image_shape[0],
             f"recipe.mean has {len(self.recipe.mean)} channels but image_shape has {self.image_shape[0]}",
         )
         for name in self.files:
-            _require(
+            require(
                 bool(name) and not name.startswith(("/", "\\")) and ".." not in name.split("/") and "\\" not in name,
                 f"files: {name!r} is not a relative path inside the artifact folder",
             )
-            _require(
+            require(
                 not name.lower().endswith(PICKLE_SUFFIXES),
                 f"files: {name!r} is a pickle-based file; condensed-data artifacts hold only safetensors, JSON and "
                 "images, because unpickling a downloaded file can run arbitrary code. Re-export the data as "
@@ -341,6 +322,16 @@ class Manifest:
         """Number of classes."""
         return len(self.classes)
 
+    @property
+    def factor(self) -> int:
+        """Items per stored image along each side: ``decode.factor``, 1 without multi-formation."""
+        return 1 if self.decode is None else self.decode.factor
+
+    @property
+    def items_per_class(self) -> int:
+        """Items the set serves per class: ``images_per_class * factor**2``."""
+        return self.images_per_class * self.factor**2
+
     def replace(self, **changes: Any) -> Manifest:
         """Return a copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
@@ -348,9 +339,10 @@ class Manifest:
     # -- JSON -------------------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict, ``format_version`` first."""
-        data = _to_plain(self)
-        if data["provenance"] is None:  # absent rather than null: a manifest without one reads as before
-            del data["provenance"]
+        data = to_plain(self)
+        for optional in ("provenance", "decode"):
+            if data[optional] is None:  # absent rather than null: a manifest without one reads as before
+                del data[optional]
         order = ["format_version", "library_version", "kind"]
         return {**{k: data[k] for k in order}, **{k: v for k, v in data.items() if k not in order}}
 
@@ -361,7 +353,7 @@ class Manifest:
     @classmethod
     def from_dict(cls, data: Any) -> Manifest:
         """Build and validate a manifest from parsed JSON, rejecting unknown and missing fields."""
-        _require(isinstance(data, dict), "condensed.json must hold a JSON object")
+        require(isinstance(data, dict), "condensed.json must hold a JSON object")
         version = data.get("format_version")
         if isinstance(version, int) and version > FORMAT_VERSION:
             # Checked first: a newer format may have fields this version does not know.
@@ -369,7 +361,7 @@ class Manifest:
                 f"condensed.json has format_version {version}, but this condensed-data ({__version__}) reads "
                 f"up to {FORMAT_VERSION}: upgrade with `pip install -U condensed-data`"
             )
-        return _build(cls, data, "")
+        return build(cls, data, "")
 
     @classmethod
     def from_json(cls, text: str) -> Manifest:
@@ -389,78 +381,3 @@ class Manifest:
             recipe=Recipe(mean=(0.3,), std=(0.4,)),
             seed=0,
         )
-
-
-# -- generic (de)serialization of the dataclasses above --------------------------------------------------------
-
-
-def _to_plain(obj: Any) -> Any:
-    if dataclasses.is_dataclass(obj):
-        return {f.name: _to_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-    if isinstance(obj, dict):
-        return {str(k): _to_plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_to_plain(v) for v in obj]
-    return obj
-
-
-def _type_name(tp: Any) -> str:
-    return getattr(tp, "__name__", str(tp))
-
-
-def _build(tp: Any, value: Any, path: str) -> Any:
-    """Convert parsed JSON ``value`` to type ``tp``; ``path`` names the field in errors."""
-    where = path or "condensed.json"
-    if dataclasses.is_dataclass(tp):
-        _require(isinstance(value, dict), f"{where} must be a JSON object, got {type(value).__name__}")
-        hints = typing.get_type_hints(tp)
-        fields = {f.name: f for f in dataclasses.fields(tp)}
-        unknown = sorted(set(value) - set(fields))
-        _require(
-            not unknown,
-            f"condensed.json: unknown field {', '.join(repr(_join(path, k)) for k in unknown)} "
-            f"(known fields here: {', '.join(fields)}); was it written by a newer or different tool?",
-        )
-        kwargs = {}
-        for name, f in fields.items():
-            if name in value:
-                kwargs[name] = _build(hints[name], value[name], _join(path, name))
-            else:
-                _require(
-                    f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING,
-                    f"condensed.json: missing required field {_join(path, name)!r}",
-                )
-        try:
-            return tp(**kwargs)
-        except ManifestError as exc:
-            raise ManifestError(f"condensed.json: {exc}") from None
-    origin = typing.get_origin(tp)
-    args = typing.get_args(tp)
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        return _build(next(a for a in args if a is not type(None)), value, path)
-    if origin is tuple:
-        _require(isinstance(value, list), f"{where} must be a JSON list, got {type(value).__name__}")
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_build(args[0], v, f"{where}[{i}]") for i, v in enumerate(value))
-        _require(len(value) == len(args), f"{where} must have {len(args)} entries, got {len(value)}")
-        return tuple(_build(a, v, f"{where}[{i}]") for i, (a, v) in enumerate(zip(args, value, strict=True)))
-    if origin is dict:
-        _require(isinstance(value, dict), f"{where} must be a JSON object, got {type(value).__name__}")
-        return {k: _build(args[1], v, f"{where}[{k!r}]") for k, v in value.items()}
-    if tp is Any:
-        return value
-    if tp is float:
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        _require(ok, f"{where} must be a number, got {value!r}")
-        return float(value)
-    if tp in (int, str, bool):
-        ok = isinstance(value, tp) and (tp is bool or not isinstance(value, bool))
-        _require(ok, f"{where} must be of type {_type_name(tp)}, got {value!r}")
-        return value
-    raise TypeError(f"unsupported manifest field type {tp!r} at {where}")  # a bug in this module, not user input
-
-
-def _join(path: str, name: str) -> str:
-    return f"{path}.{name}" if path else name

@@ -112,7 +112,10 @@ def _cmd_condense(args: argparse.Namespace) -> int:
     if not result.main_process:
         return 0  # the main process of a multi-process run reports
     m = result.manifest
-    print(f"wrote {result.folder} ({m.images_per_class * m.num_classes} images, {m.method.name}, {m.source.name})")
+    tiles = f" decoding into {m.items_per_class * m.num_classes} (factor {m.factor})" if m.decode else ""
+    print(
+        f"wrote {result.folder} ({m.images_per_class * m.num_classes} images{tiles}, {m.method.name}, {m.source.name})"
+    )
     if result.evaluations:
         e = result.evaluations[0]
         print(
@@ -176,6 +179,8 @@ def _print_summary(m) -> None:
     )
     print(f"classes:          {m.num_classes} ({', '.join(m.classes)})")
     print(f"images per class: {m.images_per_class}; image shape {list(m.image_shape)}; {m.label_kind} labels")
+    if m.decode:
+        print(f"multi-formation:  factor {m.factor} ({m.decode.resize}): {m.items_per_class} items per class")
     print(
         f"recipe:           normalize mean={list(m.recipe.mean)} std={list(m.recipe.std)}, {m.recipe.augmentation}, "
         f"{m.recipe.arch}, {m.recipe.epochs} epochs, lr {m.recipe.lr}"

@@ -226,6 +226,7 @@ def _manifest(
         value_space=ValueSpace(pixel_range=(0.0, 1.0), clamped=False),
         evaluation=tuple(evaluations),
         seed=config.seed,
+        decode=method.decode,
     )
 
 

@@ -31,6 +31,7 @@ from typing import Any, ClassVar
 
 import torch
 
+from condensed_data.artifact.manifest import Decode
 from condensed_data.condense.augment import DSA
 from condensed_data.condense.method import Method, MethodConfig, require_positive_ints
 from condensed_data.condense.objectives import Objective, inter_class_loss, intra_class_loss, make_objective
@@ -141,6 +142,10 @@ class MatchingMethod(Method):
 
     def synthetic(self) -> tuple[torch.Tensor, torch.Tensor]:
         return self.representation.pixels()
+
+    @property
+    def decode(self) -> Decode | None:
+        return self.representation.decode
 
     def export(self, folder: Any) -> None:
         self.representation.export(folder)
@@ -269,12 +274,16 @@ class PixelConfig(MatchingConfig):
     Attributes:
         lr_img: SGD learning rate on the synthetic images (normalized space).
         momentum: SGD momentum on the synthetic images.
-        init: ``"real"`` (random real images of each class) or ``"noise"``.
+        init: ``"real"`` (random real images of each class), ``"medoids"`` (per-class k-means medoids) or
+            ``"noise"``; see :mod:`condensed_data.condense.representations.pixels`.
+        factor: Multi-formation: each stored image holds ``factor x factor`` tiles decoded into as many training
+            images (IDC's idea); the storage stays ``ipc`` images per class, the set trains on ``ipc * factor**2``.
     """
 
     lr_img: float = 1.0
     momentum: float = 0.5
     init: str = "real"
+    factor: int = 1
 
     def __post_init__(self) -> None:
         if not self.lr_img > 0:
@@ -283,6 +292,7 @@ class PixelConfig(MatchingConfig):
             raise ValueError(f"momentum must be in [0, 1), got {self.momentum}")
         if self.init not in INITS:
             raise ValueError(f"init must be one of {', '.join(map(repr, INITS))}, got {self.init!r}")
+        require_positive_ints(self, "factor")
         super().__post_init__()
 
 
@@ -294,7 +304,15 @@ class PixelMethod(MatchingMethod):
 
     def build_representation(self, generator: torch.Generator) -> Representation:
         cfg = self.config
-        return Pixels(self.real, ipc=self.ipc, init=cfg.init, lr=cfg.lr_img, device=self.device, generator=generator)
+        return Pixels(
+            self.real,
+            ipc=self.ipc,
+            init=cfg.init,
+            lr=cfg.lr_img,
+            factor=cfg.factor,
+            device=self.device,
+            generator=generator,
+        )
 
     def make_optimizer(self) -> torch.optim.Optimizer:
         return torch.optim.SGD(self.representation.param_groups(), momentum=self.config.momentum)

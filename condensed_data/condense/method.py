@@ -30,6 +30,7 @@ from typing import Any, ClassVar
 
 import torch
 
+from condensed_data.artifact.manifest import Decode
 from condensed_data.condense.processes import class_block
 from condensed_data.data import RealDataset
 from condensed_data.sources.tensors import save_tensors
@@ -115,8 +116,11 @@ class Method(ABC):
             losses to be the full loss, each share should be a mean over equally many samples.
         shard_index, shard_count: This process and the number of processes (0 and 1 unless sharded).
         shard_classes: The classes this process optimizes (all unless sharded by classes).
+        decode: The artifact's decode block when each stored image decodes into several items (multi-formation;
+            :meth:`synthetic` returns the items, :meth:`export` writes the stored images); ``None`` by default.
     """
 
+    decode: Decode | None = None
     name: ClassVar[str]
     config_class: ClassVar[type[MethodConfig]] = MethodConfig
     kind: ClassVar[str] = "tensors"

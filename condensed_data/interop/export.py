@@ -76,7 +76,8 @@ def export_webdataset(
             f"{ds.folder} has soft labels; webdataset shards store class indices (.cls): keep it as a tensors artifact"
         )
     images, labels = ds.tensors()
-    manifest = m.replace(kind="webdataset", files={})
+    # Shards hold the items (decoded, for a multi-formation set), so the copy has no decode rule.
+    manifest = m.replace(kind="webdataset", files={}, decode=None, images_per_class=m.items_per_class)
     if image_format == "png":
         manifest = manifest.replace(
             value_space=type(m.value_space)(pixel_range=m.value_space.pixel_range, clamped=True), evaluation=()
@@ -107,7 +108,7 @@ def export_tensors(
     """Write a condensed set as an artifact of kind ``tensors`` (``images.safetensors`` + manifest).
 
     For a generator-backed set this materializes the condensed set (``mode="fixed"``: one image per stored code)
-    once, so it loads without running the generator. Method, recipe and evaluation results are carried over: they
+    once, so it loads without running the generator; a multi-formation set is written as its decoded items. Method, recipe and evaluation results are carried over: they
     describe the same images.
 
     Args:
@@ -128,7 +129,7 @@ def export_tensors(
         )
     ds = source if isinstance(source, CondensedDataset) else CondensedDataset.from_pretrained(source)
     images, labels = ds.tensors()
-    manifest = ds.manifest.replace(kind="tensors", files={})
+    manifest = ds.manifest.replace(kind="tensors", files={}, decode=None)  # the items, decoded
     counts = set(torch.bincount(labels if labels.dim() == 1 else labels.argmax(1), minlength=len(ds.classes)).tolist())
     if len(counts) == 1:  # a fresh-mode set may hold another number per class than was condensed
         manifest = manifest.replace(images_per_class=counts.pop())
@@ -281,7 +282,7 @@ def export_parquet(
         }
         title = f"{m.source.name} condensed with {m.method.name}: 8-bit Parquet view"
         body = (
-            f"# {title}\n\n{n} images ({m.images_per_class} per class) of a set condensed by condensed-data, as 8-bit "
+            f"# {title}\n\n{n} images ({m.items_per_class} per class) of a set condensed by condensed-data, as 8-bit "
             f"PNG with class labels ({VIEW_GLOB}). The exact float images are in the original artifact.\n"
         )
         (folder / "README.md").write_text(view_metadata(m.replace(files=files), n) + body, encoding="utf-8")

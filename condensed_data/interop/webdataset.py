@@ -46,7 +46,8 @@ import torch
 from PIL import Image
 
 from condensed_data.artifact.folder import ArtifactError
-from condensed_data.artifact.manifest import PICKLE_SUFFIXES, Manifest, load_json
+from condensed_data.artifact.manifest import PICKLE_SUFFIXES, Manifest
+from condensed_data.artifact.strict_json import load_json
 
 __all__ = [
     "INDEX_NAME",

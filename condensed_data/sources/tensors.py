@@ -1,4 +1,9 @@
-"""Source for artifacts of kind ``tensors``: images and labels stored in ``images.safetensors``."""
+"""Source for artifacts of kind ``tensors``: images and labels stored in ``images.safetensors``.
+
+With multi-formation (the manifest's ``decode`` block) the file holds the stored images and one label per item;
+each item is decoded from its stored image on access (:mod:`condensed_data.sources.decode`), the same rule the
+set was condensed through.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from safetensors.torch import load_file
 from condensed_data.artifact.folder import ArtifactError
 from condensed_data.artifact.manifest import Manifest
 from condensed_data.sources.base import Source
+from condensed_data.sources.decode import decode_tiles
 
 __all__ = ["TensorSource", "IMAGES_FILE", "save_tensors"]
 
@@ -18,7 +24,10 @@ IMAGES_FILE = "images.safetensors"
 
 
 def save_tensors(folder: Path, images: torch.Tensor, labels: torch.Tensor) -> None:
-    """Write ``images`` (N, C, H, W) float32 and ``labels`` (N,) int64 or (N, K) soft labels to ``folder``."""
+    """Write ``images`` (N, C, H, W) float32 and ``labels`` (M,) int64 or (M, K) soft labels to ``folder``.
+
+    ``M`` is the number of items: ``N``, or ``N * factor**2`` for a multi-formation set.
+    """
     from safetensors.torch import save_file
 
     path = Path(folder) / IMAGES_FILE
@@ -86,8 +95,14 @@ class TensorSource(Source):
                 f"{path}: images hold {bad}; a condensed set must be finite. Write the set again (condense with a "
                 "lower learning rate), or re-export it after replacing those values (torch.nan_to_num)"
             )
-        if labels.shape[0] != images.shape[0]:
-            raise ArtifactError(f"{path}: {images.shape[0]} images but {labels.shape[0]} labels")
+        per_image = m.factor**2
+        if labels.shape[0] != images.shape[0] * per_image:
+            if per_image == 1:
+                raise ArtifactError(f"{path}: {images.shape[0]} images but {labels.shape[0]} labels")
+            raise ArtifactError(
+                f"{path}: {images.shape[0]} stored images decode (decode.factor {m.factor}) into "
+                f"{images.shape[0] * per_image} items, but there are {labels.shape[0]} labels: one label per item"
+            )
         k = m.num_classes
         if m.label_kind == "hard":
             if labels.dim() != 1 or labels.is_floating_point():
@@ -106,16 +121,22 @@ class TensorSource(Source):
             )
 
     def __len__(self) -> int:
-        return self.images.shape[0]
+        return self.labels.shape[0]
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int | torch.Tensor]:
-        image = self.images[index]
+        factor = self.manifest.factor
+        if factor == 1:
+            image = self.images[index]
+        else:
+            stored, tile = divmod(range(len(self))[index], factor * factor)
+            image = decode_tiles(self.images[stored : stored + 1], factor)[tile]
         if self.manifest.label_kind == "hard":
             return image, int(self.labels[index])
         return image, self.labels[index]
 
     def tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.images.clone(), self.labels.clone()
+        """Every item and its label (multi-formation sets: the decoded items)."""
+        return decode_tiles(self.images, self.manifest.factor).clone(), self.labels.clone()
 
     @property
     def targets(self) -> list[int]:

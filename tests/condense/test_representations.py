@@ -53,7 +53,7 @@ def test_pixels_are_the_denormalized_images_and_groups_cover_every_parameter(rep
 
 
 def test_pixels_refuse_an_unknown_init():
-    with pytest.raises(ValueError, match="init must be one of 'real', 'noise', got 'zeros'"):
+    with pytest.raises(ValueError, match="init must be one of 'real', 'medoids', 'noise', got 'zeros'"):
         Pixels(tiny_real_dataset(), ipc=1, init="zeros", lr=1.0, generator=make_generator(0))
 
 

@@ -32,6 +32,7 @@ from typing import Any, ClassVar
 
 import torch
 
+from condensed_data.artifact.manifest import Decode
 from condensed_data.data import RealDataset
 
 __all__ = ["Representation"]
@@ -48,7 +49,10 @@ class Representation(ABC):
     Attributes:
         kind: The artifact kind :meth:`export` writes.
         sharding: ``"classes"`` or ``"data"`` (see the module docstring).
-        labels: The class of every stored item, class-major (``ipc`` per class).
+        labels: The class of every item, class-major (``ipc`` per class unless the representation decodes each
+            stored image into several items).
+        decode: The artifact's decode block when stored images decode into several items (multi-formation),
+            ``None`` otherwise.
     """
 
     kind: ClassVar[str]
@@ -59,6 +63,7 @@ class Representation(ABC):
         self.ipc = ipc
         self.device = torch.device(device)
         self.labels = torch.arange(real.num_classes, device=self.device).repeat_interleave(ipc)
+        self.decode: Decode | None = None
 
     @abstractmethod
     def parameters(self) -> list[torch.Tensor]:
