@@ -137,6 +137,8 @@ def render_card(manifest: Manifest, *, repo_id: str | None = None) -> str:
         },
         "format_version": m.format_version,
     }
+    if m.decode:
+        block["multi_formation_factor"] = m.factor
     lines += [f"  {key}: {_yaml_value(value)}" for key, value in block.items()]
     lines.append("---")
     name = repo_id or "path/to/this/folder"
@@ -150,6 +152,16 @@ def render_card(manifest: Manifest, *, repo_id: str | None = None) -> str:
         f"[condensed-data](https://pypi.org/project/condensed-data/) {m.library_version}. "
         "Train on it in place of the real data.",
         "",
+        *(
+            [
+                f"Multi-formation: each stored image holds {m.factor} x {m.factor} tiles, decoded into "
+                f"{m.factor**2} training images, so the set trains on {m.items_per_class * m.num_classes} images "
+                f"({m.items_per_class} per class); `CondensedDataset` serves the decoded images.",
+                "",
+            ]
+            if m.decode
+            else []
+        ),
         *(
             [
                 "Images are decoded on the fly by the latent diffusion model stored with the set (LD3M); install "

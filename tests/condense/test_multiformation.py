@@ -218,3 +218,10 @@ def test_a_factor_below_two_or_an_unknown_resize_is_refused():
         Decode(factor=1)
     with pytest.raises(ManifestError, match="decode.resize must be 'bilinear'"):
         Decode(factor=2, resize="nearest")
+
+
+def test_the_card_says_how_many_images_the_set_trains_on(tiled_set):
+    folder, _ = tiled_set
+    card = (folder / "README.md").read_text()
+    assert "multi_formation_factor: 2" in card
+    assert "decoded into 4 training images, so the set trains on 24 images (8 per class)" in card
