@@ -1,8 +1,8 @@
 """A validation split held out of a training split: where hyperparameters are chosen, never on the test set.
 
-:meth:`RealDataset.holdout <condensed_data.data.real.RealDataset.holdout>` splits a dataset class by class: each class gives the same
-number of images (or the same fraction of its images) to the validation part, chosen by a permutation drawn from a
-seed derived from ``(seed, class index)``, so a class's split depends only on the seed and on that class's images,
+:meth:`RealDataset.holdout <condensed_data.data.real.RealDataset.holdout>` splits a dataset class by class: each
+class gives the same number of images (or the same fraction of its images) to the validation part, chosen by a
+permutation drawn from a seed derived from ``(seed, class index)``, so a class's split depends only on the seed and on that class's images,
 and the same call always returns the same parts. Both parts keep the dataset's order, its classes and its
 normalization statistics (the protocol's, not recomputed on a part), so a set condensed on the train part is
 evaluated under the same recipe as one condensed on the whole split.
