@@ -319,7 +319,7 @@ def _all(*checks: Callable[[Results], bool]) -> Callable[[Results], bool]:
 
 
 def _best_lr(res: Results) -> bool:
-    rows = [r for r in res("lr_sweep") if r["method"] == "echo"]
+    rows = [r for r in res("superseded/lr_sweep") if r["method"] == "echo"]
     return bool(rows) and max(rows, key=lambda r: r["accuracy_mean"])["budget"]["lr_img"] == 100
 
 

@@ -1,12 +1,20 @@
 """Benchmark records: one JSON file per benchmark under benchmarks/results/, each a list of records.
 
 A record is replaced (not duplicated) when a new one has the same identity (``IDENTITY``): benchmark, dataset,
-method, ipc, arch, metric, steps, threads, precision, seed, budget and device. The seed is the run's base seed
-(``--seed`` of accuracy.py and lr_sweep.py; the artifact's seed for the accuracies of a saved artifact, from
+method, ipc, arch, metric, steps, threads, precision, seed, budget, device, and for a selection sweep the setting
+swept (``{"lr_img": 100}``, selection.py). The seed is the run's condensation seed (``--seeds`` of accuracy.py and selection.py;
+the evaluation networks' seed stays fixed, so records at several seeds show the condensation's spread; the
+artifact's seed for the accuracies of a saved artifact, from
 evaluate_artifact.py and ld3m_decode.py; every random draw of the run derives from it), so rerunning a benchmark at
 another seed adds a record beside the others instead of replacing one, and the tables show the spread over seeds.
-A record without a ``"seed"`` field counts as seed 0: the other benchmarks use fixed seeds and write none. (The records of accuracy.json and lr_sweep.json written before the seed joined the identity were
-all made at the default seed 0, and carry ``"seed": 0`` explicitly.)
+A record without a ``"seed"`` field counts as seed 0: the other benchmarks use fixed seeds and write none. (The
+records of accuracy.json and superseded/lr_sweep.json written before the seed joined the identity were all made at
+the default seed 0, and carry ``"seed": 0`` explicitly.)
+
+Where a record was scored matters: accuracy records are test accuracies; selection records carry
+``"scored_on": "validation"`` (images held out of the train split), the only records hyperparameters are chosen
+from. results/superseded/ keeps records of an older protocol that a table still shows, labelled as such, and that
+run.py does not rerun (lr_sweep.json: ECHO's ``lr_img`` chosen on test accuracy).
 
 ``save`` writes to ``RESULTS`` (benchmarks/results/) unless given another folder.
 """
@@ -36,6 +44,7 @@ IDENTITY = (
     "seed",
     "budget",
     "device",
+    "setting",
 )
 
 

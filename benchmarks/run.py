@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 # Benchmarks whose commands write what others read run first; the rest follow in name order.
-ORDER = ("accuracy", "lr_sweep", "ld3m_decode", "generator_loading", "precision")
+ORDER = ("accuracy", "selection", "ld3m_decode", "generator_loading", "precision")
 
 
 def benchmarks(results: Path = RESULTS) -> list[str]:

@@ -133,8 +133,12 @@ def cross_arch_table(res: Results) -> str:
 
 
 def lr_sweep_table(res: Results) -> str:
-    rows = sorted(runs(res("lr_sweep")), key=lambda run: (run[0]["method"], run[0]["ipc"], run[0]["budget"]["lr_img"]))
-    header = ["method", "IPC", "lr_img", "test accuracy (%)", "models", "budget"]
+    """ECHO's first ``lr_img`` sweep, scored on the test split: kept for the record, superseded by the selection
+    table (results/superseded/lr_sweep.json; its script was replaced by benchmarks/selection.py)."""
+    rows = sorted(
+        runs(res("superseded/lr_sweep")), key=lambda run: (run[0]["method"], run[0]["ipc"], run[0]["budget"]["lr_img"])
+    )
+    header = ["method", "IPC", "lr_img", "test accuracy (%), chosen on test (superseded)", "models", "budget"]
     cells = []
     for run in rows:
         r = run[0]
@@ -143,6 +147,46 @@ def lr_sweep_table(res: Results) -> str:
             [r["method"], r["ipc"], f"{r['budget']['lr_img']:g}", accuracy_cell(run), r["models"], _budget(budget)]
         )
     return _markdown(header, cells, _flat(rows))
+
+
+def _sweep(run: list[dict]) -> str:
+    """The identity of the sweep a run belongs to: everything but its value and seed."""
+    r = run[0]
+    return json.dumps([r["dataset"], r["method"], r["ipc"], sorted(r["setting"]), r["scored_on"], r["budget"],
+                       r["models"], r["precision"], r["device"]], sort_keys=True)  # fmt: skip
+
+
+def _order(value: object) -> tuple:
+    """Numbers in numeric order, then anything else by its JSON text."""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return (0, value, "") if number else (1, 0, json.dumps(value, sort_keys=True))
+
+
+def selection_table(res: Results) -> str:
+    """Every sweep of benchmarks/selection.py: each value's validation accuracy (mean over its seeds), the chosen
+    value (the highest mean) marked. Scored on images held out of the train split, never on the test split."""
+    groups: dict[str, list[list[dict]]] = {}
+    for run in runs(res("selection")):
+        groups.setdefault(_sweep(run), []).append(run)
+    if not groups:
+        return "No sweep recorded yet: the commands are in the text above."
+    header = ["dataset", "method", "IPC", "option", "value", "validation accuracy (%)", "chosen", "seeds", "models"]
+    header += ["budget", "device", "date"]
+    cells = []
+    for key in sorted(groups):
+        sweep = sorted(groups[key], key=lambda run: _order(*run[0]["setting"].values()))
+        means = [statistics.fmean(r["accuracy_mean"] for r in run) for run in sweep]
+        best = max(range(len(sweep)), key=means.__getitem__)
+        for i, run in enumerate(sweep):
+            r = run[0]
+            [(option, value)] = r["setting"].items()
+            budget = {k: v for k, v in r["budget"].items() if k != "options"}
+            fixed = r["budget"].get("options")
+            cells.append([r["dataset"], r["method"], r["ipc"], f"`{option}`", json.dumps(value),
+                          accuracy_cell(run), "**chosen**" if i == best else "", ",".join(str(seed_of(x)) for x in run),
+                          r["models"], _budget(budget) + (f"; --set {' '.join(fixed)}" if fixed else ""),
+                          r["device"], _date(run)])  # fmt: skip
+    return _markdown(header, cells, _flat([run for g in groups.values() for run in g]))
 
 
 def speed_table(res: Results) -> str:
@@ -306,6 +350,7 @@ TABLES: dict[str, Callable[[Results], str]] = {
     "parquet-view": parquet_view_table,
     "accuracy": accuracy_table,
     "cross-arch": cross_arch_table,
+    "selection": selection_table,
     "lr-sweep": lr_sweep_table,
     "speed": speed_table,
     "precision": precision_table,

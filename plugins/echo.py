@@ -23,7 +23,8 @@ What follows M3D's public code (``condense_m3d.py``, ``m3dloss.py``) and what is
 - Ours: the image learning rate. M3D stores images in [0, 1] pixel space (``lr_img = 5e-3`` by default, 10 in its
   released PACS configs; the CIFAR configs could not be read); we optimize normalized images, whose MMD gradients
   are about 60 times smaller than DM's, and chose ``lr_img = 100`` from a sweep over 10, 30, 100 and 300 on
-  Fashion-MNIST at IPC 10 (300 iterations; ``benchmarks/lr_sweep.py``, results in the README). Other datasets
+  Fashion-MNIST at IPC 10 (300 iterations). That sweep was scored on the test split; it is superseded by
+  ``benchmarks/selection.py``, which scores on a validation split held out of the train split (README). Other datasets
   may want another value (``--set lr_img=...``): on 8x8 digits at IPC 1, 100 overshoots and 3 works (200
   iterations: 0.78 test accuracy at 3, 0.63 at 10, 0.26 at 100, against 0.67 for random real images).
 - Not implemented: M3D's "factor" multi-formation (several downsized images per stored image).

@@ -158,3 +158,40 @@ def test_run_lists_and_dry_runs_every_recorded_command(capsys):
     assert len(shown) == len(set(shown)) and set(shown) == recorded
     for command in shown:
         assert (ROOT / command.split()[1]).is_file(), command
+
+
+def _selection_record(option: str, value, seed: int, accuracy: float) -> dict:
+    return {"benchmark": "selection", "dataset": "digits", "method": "echo", "ipc": 1, "arch": "convnet",
+            "setting": {option: value}, "scored_on": "validation", "accuracy_mean": accuracy, "accuracy_std": 0.01,
+            "models": 2, "precision": "fp32", "seed": seed,
+            "budget": {"iterations": 2, "batch_real": 8, "eval_epochs": 3, "validation": 5}, "device": "cpu (test)",
+            "date": "2026-01-01", "command": "sweep " + option}  # fmt: skip
+
+
+def test_selection_records_keep_every_value_and_seed_and_the_table_marks_the_best_mean(tmp_path):
+    sweep = [("lr_img", v, s, a) for v, accs in ((10, (0.60, 0.62)), (100, (0.70, 0.64)), (30, (0.66, 0.66)))
+             for s, a in enumerate(accs)]  # fmt: skip
+    records.save("selection", [_selection_record(*r) for r in sweep], results=tmp_path)
+    records.save("selection", [_selection_record("objective_options.power", 4, 0, 0.5)], results=tmp_path)
+    saved = json.loads((tmp_path / "selection.json").read_text())
+    assert len(saved) == 7 and all(r["scored_on"] == "validation" for r in saved)
+    rows = [
+        line for line in tables.selection_table(tables.Results(tmp_path)).splitlines() if line.startswith("| digits")
+    ]
+    lr = [row.split(" | ") for row in rows if "`lr_img`" in row]
+    assert [cells[4] for cells in lr] == ["10", "30", "100"]  # numeric order
+    # Means over seeds: 10 -> 61.00, 30 -> 66.00, 100 -> 67.00 (the best, despite its spread).
+    chosen = [cells[4] for cells in lr if "**chosen**" in cells]
+    assert chosen == ["100"] and "67.00 ± 4.24 over 2 seeds" in " ".join(lr[2])
+    power = [row for row in rows if "`objective_options.power`" in row]
+    assert len(power) == 1 and "**chosen**" in power[0]  # a sweep of its own, with one value
+
+
+def test_the_selection_table_without_records_says_so(tmp_path):
+    assert tables.selection_table(tables.Results(tmp_path)).startswith("No sweep recorded yet")
+
+
+def test_the_superseded_lr_sweep_is_labelled_as_chosen_on_test():
+    table_text = tables.lr_sweep_table(tables.Results())
+    assert "chosen on test (superseded)" in table_text and "| echo | 10 | 100 |" in table_text
+    assert not (BENCHMARKS / "results" / "lr_sweep.json").exists()  # not rerun by run.py

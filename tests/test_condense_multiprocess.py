@@ -123,6 +123,6 @@ def test_data_parallel_shared_representation_averages_gradients(tmp_path, single
 
 
 def _init():
-    from condensed_data.seeding import derive_seed, make_generator
+    from condensed_data.condense.loop import initial_generator
 
-    return make_generator(derive_seed(CONFIG.seed, "condense", NAME))
+    return initial_generator(CONFIG.seed)

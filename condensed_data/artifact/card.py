@@ -164,6 +164,16 @@ def render_card(manifest: Manifest, *, repo_id: str | None = None) -> str:
         ),
         *(
             [
+                f"It was condensed for choosing hyperparameters: {m.source.validation.num_samples} images of the "
+                f"{m.source.split} split were held out (seed {m.source.validation.seed}) and are the set its "
+                "evaluations were tested on; the test split was not used.",
+                "",
+            ]
+            if m.source.validation is not None
+            else []
+        ),
+        *(
+            [
                 "Images are decoded on the fly by the latent diffusion model stored with the set (LD3M); install "
                 "`pip install 'condensed-data[diffusion]'`.",
                 "",

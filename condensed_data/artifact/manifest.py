@@ -32,6 +32,7 @@ __all__ = [
     "ManifestError",
     "FileEntry",
     "SourceInfo",
+    "Holdout",
     "MethodSpec",
     "ValueSpace",
     "Recipe",
@@ -76,17 +77,42 @@ class FileEntry:
 
 
 @dataclass(frozen=True)
+class Holdout:
+    """A validation split held out of the source split before condensing: the set never saw these images.
+
+    ``per_class`` is the hold-out as asked (an integer: images per class; a float: a fraction of each class) and
+    ``seed`` chose the images (:meth:`condensed_data.data.RealDataset.holdout`); ``num_samples`` and ``fingerprint``
+    identify the validation images the set's evaluations were tested on.
+    """
+
+    per_class: int | float
+    seed: int
+    num_samples: int
+    fingerprint: str
+
+    def __post_init__(self) -> None:
+        require(
+            self.per_class > 0, f"source.validation.per_class must be > 0 (images or a fraction), got {self.per_class}"
+        )
+        require(self.num_samples > 0, f"source.validation.num_samples must be > 0, got {self.num_samples}")
+        _check_sha256(self.fingerprint, "source.validation.fingerprint")
+
+
+@dataclass(frozen=True)
 class SourceInfo:
     """The real data a set was condensed from.
 
     An imported set (one with ``provenance``) may not know its real data: ``num_samples`` 0 and ``fingerprint`` ""
-    then say "unknown"; every other manifest must give both.
+    then say "unknown"; every other manifest must give both. A set condensed with a validation hold-out
+    (``condensed-data condense --validation N``) says so in ``validation``: its ``num_samples`` and ``fingerprint``
+    are then those of the part it was condensed from, the split minus the held-out images.
     """
 
     name: str
     split: str
     num_samples: int
     fingerprint: str
+    validation: Holdout | None = None
 
     def __post_init__(self) -> None:
         require(self.num_samples >= 0, f"source.num_samples must be >= 0 (0: unknown), got {self.num_samples}")
@@ -343,6 +369,8 @@ class Manifest:
         for optional in ("provenance", "decode"):
             if data[optional] is None:  # absent rather than null: a manifest without one reads as before
                 del data[optional]
+        if data["source"]["validation"] is None:  # likewise: a set condensed on a whole split is written as before
+            del data["source"]["validation"]
         order = ["format_version", "library_version", "kind"]
         return {**{k: data[k] for k in order}, **{k: v for k, v in data.items() if k not in order}}
 

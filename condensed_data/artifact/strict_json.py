@@ -109,7 +109,13 @@ def build(tp: Any, value: Any, path: str) -> Any:
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
-        return build(next(a for a in args if a is not type(None)), value, path)
+        options = [a for a in args if a is not type(None)]
+        for option in options[:-1]:  # e.g. ``int | float``: the first type the value fits
+            try:
+                return build(option, value, path)
+            except ManifestError:
+                pass
+        return build(options[-1], value, path)
     if origin is tuple:
         require(isinstance(value, list), f"{where} must be a JSON list, got {type(value).__name__}")
         if len(args) == 2 and args[1] is Ellipsis:

@@ -105,6 +105,7 @@ def _cmd_condense(args: argparse.Namespace) -> int:
         evaluate=not args.no_eval,
         baseline=not args.no_baseline,
         device=args.device,
+        validation=args.validation,
     )
     result = condense(
         config, output, overwrite=args.overwrite, resume=args.resume, data_root=args.data_root, download=args.download
@@ -118,8 +119,10 @@ def _cmd_condense(args: argparse.Namespace) -> int:
     )
     if result.evaluations:
         e = result.evaluations[0]
+        scored = "validation" if config.validation else "test"
         print(
-            f"test accuracy on {e.test_set} ({e.protocol.get('epochs')} epochs, precision {e.protocol.get('precision')}):"
+            f"{scored} accuracy on {e.test_set} ({e.protocol.get('epochs')} epochs, precision "
+            f"{e.protocol.get('precision')}):"
         )
         _print_evaluations(result.evaluations + result.baseline, f"condensed ({m.method.name})")
     return 0

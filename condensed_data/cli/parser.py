@@ -58,6 +58,20 @@ def _hub_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--token", default=None, help="Hub token (default: HF_TOKEN or `hf auth login`)")
 
 
+def _holdout(text: str) -> int | float:
+    """``--validation``: an integer (images per class) or a fraction."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected images per class (e.g. 100) or a fraction of each class (e.g. 0.1), got {text!r}"
+        ) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``condensed-data``."""
     parser = argparse.ArgumentParser(
@@ -116,6 +130,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--download", action="store_true", help="download the real dataset through torchvision if missing")
     p.add_argument("--no-eval", action="store_true", help="skip the final evaluation")
     p.add_argument("--no-baseline", action="store_true", help="skip the random-real baseline")
+    p.add_argument(
+        "--validation",
+        type=_holdout,
+        default=0,
+        metavar="N",
+        help="hold N images per class (or a fraction, e.g. 0.1) out of the train split, condense the rest and "
+        "evaluate on the held-out images instead of the test split: how hyperparameters are chosen (default 0: no "
+        "hold-out, evaluate on the test split)",
+    )
     _eval_args(p, models=3, epochs=1000)
 
     p = sub.add_parser(

@@ -88,8 +88,9 @@ def checkpoint_path(output: str | os.PathLike) -> Path:
 
 
 def identity(settings: RunSettings, options: dict[str, Any], iterations: int) -> dict[str, Any]:
-    """What a checkpoint must match to be resumed: the run's settings, the method's full options, the iterations."""
-    return {
+    """What a checkpoint must match to be resumed: the run's settings, the method's full options, the iterations,
+    and the validation hold-out when there is one (absent otherwise, so older checkpoints still match)."""
+    found = {
         "method": settings.method,
         "dataset": settings.dataset,
         "ipc": settings.ipc,
@@ -98,6 +99,10 @@ def identity(settings: RunSettings, options: dict[str, Any], iterations: int) ->
         "options": options,
         "precision": settings.precision,
     }
+    validation = getattr(settings, "validation", 0)
+    if validation:
+        found["validation"] = validation
+    return found
 
 
 @dataclass(frozen=True)

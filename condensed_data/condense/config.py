@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from condensed_data.artifact.manifest import Evaluation, Manifest
+from condensed_data.data.holdout import check_holdout
 from condensed_data.evaluate.protocol import EvalConfig
 
 __all__ = ["CondenseConfig", "CondenseResult"]
@@ -28,7 +29,9 @@ class CondenseConfig:
         dataset: Real dataset name (``fashion-mnist``, ``digits``).
         ipc: Images per class.
         iterations: Optimization iterations (``None``: the method's default, e.g. 20,000 for DM).
-        seed: Base seed; every random draw of the run derives from it.
+        seed: Base seed of the condensation: the initial images (the same for every method at one seed) and the
+            random stream of the run (real batches, networks, augmentation) derive from it; the evaluation does not
+            (``eval_seed``), so runs at several seeds differ only in their condensation.
         options: Overrides of the method's configuration (e.g. ``{"lr_img": 0.5}``).
         precision: Autocast for the method's forward passes: ``"fp32"`` (default), ``"bf16"`` or ``"auto"``.
         checkpoint_every: Iterations between checkpoints, also written after the last iteration (0 disables the
@@ -37,6 +40,12 @@ class CondenseConfig:
             network with the ``eval`` protocol and is logged, shown in the progress bar and kept in the history.
         eval: The final evaluation protocol; ``eval.models == 0`` is not allowed, use ``evaluate=False``.
         eval_archs: Architectures of the final evaluation (cross-architecture); empty means ``(eval.arch,)``.
+        eval_seed: Seed of the evaluation networks (initialization, batches, augmentation), fixed across runs by
+            default. The random-real baseline's images are drawn from ``seed``, its networks from ``eval_seed``.
+        validation: Hold this many images per class (an integer) or this fraction of each class (a float in
+            (0, 1)) out of the training split (:meth:`~condensed_data.data.RealDataset.holdout`, seed 0): the run
+            condenses the rest and every evaluation tests on the held-out images instead of the test split, which
+            is how hyperparameters are chosen. 0: no hold-out, evaluations test on the test split.
         evaluate: Evaluate the result (and the random-real baseline) and record it in the manifest.
         baseline: Also evaluate ``ipc`` random real images per class under the same protocol.
         device: ``"cpu"``, ``"cuda"``, ...
@@ -53,6 +62,8 @@ class CondenseConfig:
     eval_every: int = 0
     eval: EvalConfig = EvalConfig()
     eval_archs: tuple[str, ...] = ()
+    eval_seed: int = 0
+    validation: int | float = 0
     evaluate: bool = True
     baseline: bool = True
     device: str = "cpu"
@@ -64,6 +75,8 @@ class CondenseConfig:
             raise ValueError(f"iterations must be >= 0, got {self.iterations}")
         if self.checkpoint_every < 0 or self.eval_every < 0:
             raise ValueError("checkpoint_every and eval_every must be >= 0")
+        if self.validation != 0:
+            check_holdout(self.validation)  # the sizes are checked against the data when it is loaded
 
 
 @dataclass

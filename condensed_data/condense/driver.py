@@ -37,7 +37,15 @@ import torch
 
 from condensed_data.artifact.card import render_card, save_preview
 from condensed_data.artifact.folder import save_artifact
-from condensed_data.artifact.manifest import Evaluation, Manifest, MethodSpec, Recipe, SourceInfo, ValueSpace
+from condensed_data.artifact.manifest import (
+    Evaluation,
+    Holdout,
+    Manifest,
+    MethodSpec,
+    Recipe,
+    SourceInfo,
+    ValueSpace,
+)
 from condensed_data.condense.checkpoint import CondensationError, CondensationInterrupted, checkpoint_path
 from condensed_data.condense.config import CondenseConfig, CondenseResult
 from condensed_data.condense.loop import Run, make_method
@@ -56,6 +64,8 @@ __all__ = [
     "checkpoint_path",
     "build_method",
 ]
+
+HOLDOUT_SEED = 0  # one validation split for every run, whatever its seed: sweeps compare runs on the same images
 
 
 def build_method(config: CondenseConfig, real: RealDataset, generator: torch.Generator) -> Method:
@@ -96,7 +106,9 @@ def condense(
         overwrite: Replace an existing artifact (only once the new one is complete).
         resume: Continue from this output's checkpoint if one exists.
         progress: Show progress bars (on the main process).
-        real, test: Real training/test data (loaded by name from ``config.dataset`` when omitted).
+        real, test: Real training/test data (loaded by name from ``config.dataset`` when omitted). With
+            ``config.validation`` the run condenses ``real`` minus a held-out validation split and tests on that
+            split, so ``test`` must be omitted.
         data_root, download: Passed to :func:`condensed_data.data.load_dataset`.
         accelerator: An ``accelerate.Accelerator`` to run under (default: one is created when launched as several
             processes).
@@ -131,7 +143,8 @@ def condense(
         )
     images, labels = run.method.synthetic()
     evaluations, baseline = _final_evaluations(config, images, labels, real, test, recipe, progress=progress)
-    manifest = _manifest(config, found, run.method, real, recipe, evaluations + baseline)
+    validation = test if config.validation else None
+    manifest = _manifest(config, found, run.method, real, validation, recipe, evaluations + baseline)
     manifest = _write_artifact(output, manifest, run.method, images, labels, real.classes, overwrite=overwrite)
     run.checkpoint.remove()
     return CondenseResult(
@@ -148,19 +161,28 @@ def _load_data(
     data_root: str | os.PathLike | None,
     download: bool,
 ) -> tuple[RealDataset, RealDataset | None]:
-    """The real training data, and the test data where this process evaluates (the main one)."""
+    """The real training data, and the test data where this process evaluates (the main one).
+
+    With a validation hold-out: the train split minus the held-out images, and the held-out images.
+    """
     main, multi = processes.is_main, processes.count > 1
-    needs_test = config.evaluate and test is None and main
-    if real is not None and not needs_test:
-        return real, test
-    if multi and download and not main:
-        processes.wait()  # the main process downloads first
-    if real is None:
-        real = load_dataset(config.dataset, "train", root=data_root, download=download)
-    if needs_test:
-        test = load_dataset(config.dataset, "test", root=data_root, download=download)
-    if multi and download and main:
-        processes.wait()
+    if config.validation and test is not None:
+        raise ValueError(
+            "condense() got a test set and a validation hold-out: with validation the evaluations test on the "
+            "held-out images; pass test=None, or validation=0 to test on the given test set"
+        )
+    needs_test = config.evaluate and test is None and main and not config.validation
+    if real is None or needs_test:
+        if multi and download and not main:
+            processes.wait()  # the main process downloads first
+        if real is None:
+            real = load_dataset(config.dataset, "train", root=data_root, download=download)
+        if needs_test:
+            test = load_dataset(config.dataset, "test", root=data_root, download=download)
+        if multi and download and main:
+            processes.wait()
+    if config.validation:
+        return real.holdout(config.validation, seed=HOLDOUT_SEED)
     return real, test
 
 
@@ -194,11 +216,28 @@ def _final_evaluations(
     if not config.evaluate:
         return [], []
     archs = list(config.eval_archs) or None
-    common = {"config": config.eval, "archs": archs, "seed": config.seed, "device": config.device}
+    common = {"config": config.eval, "archs": archs, "seed": config.eval_seed, "device": config.device}
     common.update(normalization=recipe, progress=progress)
     evaluations = evaluate(images, labels, test, **common)
-    baseline = evaluate_random_real(real, test, ipc=config.ipc, **common) if config.baseline else []
+    baseline = []
+    if config.baseline:
+        baseline = evaluate_random_real(real, test, ipc=config.ipc, draw_seed=config.seed, **common)
     return evaluations, baseline
+
+
+def _source(config: CondenseConfig, real: RealDataset, validation: RealDataset | None) -> SourceInfo:
+    """What the set was condensed from: ``real`` (the train part when images were held out for validation)."""
+    held = None
+    if config.validation:
+        held = Holdout(
+            per_class=config.validation,
+            seed=HOLDOUT_SEED,
+            num_samples=len(validation),
+            fingerprint=validation.fingerprint(),
+        )
+    return SourceInfo(
+        name=real.name, split=real.split, num_samples=len(real), fingerprint=real.fingerprint(), validation=held
+    )
 
 
 def _manifest(
@@ -206,6 +245,7 @@ def _manifest(
     found: Registered,
     method: Method,
     real: RealDataset,
+    validation: RealDataset | None,
     recipe: Recipe,
     evaluations: list[Evaluation],
 ) -> Manifest:
@@ -218,7 +258,7 @@ def _manifest(
         method=MethodSpec(
             name=config.method.lower(), config=recorded, distribution=found.distribution, version=found.version
         ),
-        source=SourceInfo(name=real.name, split=real.split, num_samples=len(real), fingerprint=real.fingerprint()),
+        source=_source(config, real, validation),
         classes=tuple(real.classes),
         images_per_class=config.ipc,
         image_shape=tuple(real.image_shape),

@@ -37,9 +37,19 @@ from condensed_data.evaluate.protocol import evaluate
 from condensed_data.runtime import autocast
 from condensed_data.seeding import derive_seed, make_generator
 
-__all__ = ["Run", "make_method"]
+__all__ = ["Run", "initial_generator", "make_method"]
 
 logger = logging.getLogger(__name__)
+
+
+def initial_generator(seed: int) -> torch.Generator:
+    """The generator a run's method is initialized from: the same for every method at one ``seed``.
+
+    >>> a, b = initial_generator(0), initial_generator(0)
+    >>> torch.equal(torch.rand(2, generator=a), torch.rand(2, generator=b))
+    True
+    """
+    return make_generator(derive_seed(seed, "initialize"))
 
 
 def make_method(cls: type, config: CondenseConfig, real: RealDataset, generator: torch.Generator) -> Method:
@@ -76,9 +86,15 @@ class Run:
     def build(
         cls, config: CondenseConfig, method_class: type, real: RealDataset, processes: Processes, path: Path
     ) -> Run:
-        """The method on ``real`` (this process's share of it), its optimizer, generator and checkpoint."""
+        """The method on ``real`` (this process's share of it), its optimizer, generator and checkpoint.
+
+        The method is initialized from a generator that depends on the seed only (:func:`initial_generator`), so
+        every method starts from the same draw of real images at one seed (DM, ATOM and ECHO from the same images,
+        LD3M encodes them); the run's own stream (real batches, networks, augmentation) then comes from a generator
+        keyed by the seed and the method.
+        """
         generator = make_generator(derive_seed(config.seed, "condense", config.method.lower()))
-        method = make_method(method_class, config, real.to(config.device), generator)
+        method = make_method(method_class, config, real.to(config.device), initial_generator(config.seed))
         iterations = config.iterations if config.iterations is not None else method.default_iterations
         config = dataclasses.replace(config, iterations=iterations)
         if processes.count > 1:
@@ -177,7 +193,7 @@ class Run:
         images, labels = self.method.synthetic()
         cfg = self.config
         one = dataclasses.replace(cfg.eval, models=1)
-        [e] = evaluate(images, labels, test, config=one, seed=cfg.seed, device=cfg.device, normalization=recipe)
+        [e] = evaluate(images, labels, test, config=one, seed=cfg.eval_seed, device=cfg.device, normalization=recipe)
         self.history.append({"iteration": done, "accuracy": e.accuracy_mean, "loss": value})
         logger.info("iteration %d: test accuracy %.4f (%s, 1 model)", done, e.accuracy_mean, e.arch)
 

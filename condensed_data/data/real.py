@@ -28,6 +28,7 @@ from condensed_data.data._checks import (
     check_stats,
     check_text,
 )
+from condensed_data.data.holdout import VALIDATION_SPLIT, holdout_rows
 
 __all__ = ["RealDataset"]
 
@@ -265,6 +266,42 @@ class RealDataset(Dataset[tuple[torch.Tensor, int]]):
             images, labels, classes=list(self.classes), name=self.name, split=self.split, mean=self.mean, std=self.std
         )
         return subset
+
+    def holdout(self, per_class: int | float, *, seed: int = 0) -> tuple[RealDataset, RealDataset]:
+        """``(train_part, validation)``: a class-stratified, deterministic validation split held out of this one.
+
+        Hyperparameters are chosen by condensing on ``train_part`` and scoring on ``validation``, never on the test
+        split. Each class gives the same number (or share) of its images, chosen from a seed derived from
+        ``(seed, class)``; both parts keep this dataset's order, classes and normalization statistics (the
+        protocol's, not recomputed on a part). See :mod:`condensed_data.data.holdout`.
+
+        Args:
+            per_class: Images per class held out (an integer), or a fraction of each class (a float in ``(0, 1)``).
+            seed: Chooses which images (default 0: the same validation split for every run).
+
+        Raises:
+            ValueError: the hold-out would leave some class without a training image (the message names it).
+
+        Example:
+            >>> import torch
+            >>> ds = RealDataset(torch.rand(6, 1, 2, 2), torch.tensor([0, 1, 0, 1, 0, 1]), classes=["a", "b"],
+            ...                  name="toy", split="train")
+            >>> train, validation = ds.holdout(1)
+            >>> len(train), len(validation), validation.split
+            (4, 2, 'validation')
+        """
+        train, validation = holdout_rows(self._class_index(), per_class, seed=seed, what=f"{self.name}/{self.split}")
+        return self._rows(train, self.split), self._rows(validation, VALIDATION_SPLIT)
+
+    def _rows(self, rows: torch.Tensor, split: str) -> RealDataset:
+        """A new dataset of the images at ``rows``, with these classes and statistics, named ``split``."""
+        part = RealDataset.__new__(RealDataset)
+        images = self.images.index_select(0, rows.to(self.images.device))
+        labels = self.labels.index_select(0, rows.to(self.labels.device))
+        part._set_fields(
+            images, labels, classes=list(self.classes), name=self.name, split=split, mean=self.mean, std=self.std
+        )
+        return part
 
     # ------------------------------------------------------------------ value space
     def normalize(self, x: torch.Tensor) -> torch.Tensor:

@@ -288,18 +288,23 @@ def evaluate_random_real(
     config: EvalConfig = EvalConfig(),
     archs: Sequence[str] | None = None,
     seed: int = 0,
+    draw_seed: int | None = None,
     device: torch.device | str = "cpu",
     progress: bool = False,
     normalization: Normalization | Recipe | None = None,
 ) -> list[Evaluation]:
     """The random-real baseline: ``ipc`` random real training images per class, evaluated the same way.
 
-    Every model gets its own random subset (drawn from a seed derived from ``(seed, ipc, model index)``), so the
-    reported std includes the variance of the subset choice, as for the published "Random" rows.
+    Every model gets its own random subset (drawn from a seed derived from ``(draw_seed, ipc, model index)``;
+    ``draw_seed`` defaults to ``seed``), so the reported std includes the variance of the subset choice, as for the
+    published "Random" rows. The networks come from ``seed`` as in :func:`evaluate`: a condensation run passes its
+    own seed as ``draw_seed`` and a fixed evaluation seed as ``seed``, so the baseline varies with the run's seed
+    as a condensed set does.
     """
+    draw_seed = seed if draw_seed is None else draw_seed
 
     def make_set(m: int) -> tuple[torch.Tensor, torch.Tensor]:
-        subset = train.subset_per_class(ipc, generator=make_generator(derive_seed(seed, "random-real", ipc, m)))
+        subset = train.subset_per_class(ipc, generator=make_generator(derive_seed(draw_seed, "random-real", ipc, m)))
         return subset.images, subset.labels
 
     return _run(

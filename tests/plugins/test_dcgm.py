@@ -8,12 +8,13 @@ from helpers import accuracy_vs_random_real, optimize
 
 from condensed_data.cli import main
 from condensed_data.condense.driver import CondenseConfig, condense
+from condensed_data.condense.loop import initial_generator
 from condensed_data.condense.objectives import inter_class_loss, intra_class_loss
 from condensed_data.condense.priors import PriorConfig, load_prior, train_gan_prior
 from condensed_data.condense.registry import get_method
 from condensed_data.dataset.condensed import CondensedDataset
 from condensed_data.models.generator import GeneratorError, load_generator
-from condensed_data.seeding import derive_seed, make_generator
+from condensed_data.seeding import make_generator
 from condensed_data.testing import check_method, tiny_real_dataset
 
 SMALL = {"batch_real": 8, "latent_dim": 8, "width": 8}
@@ -111,7 +112,9 @@ def test_export_loads_back_as_the_condensed_set(tmp_path):
     ]
     ds = CondensedDataset(tmp_path / "out")
     assert len(ds) == 6 and ds.targets == [0, 0, 1, 1, 2, 2]
-    initial = _method(seed=derive_seed(0, "condense", "dcgm"))  # 0 iterations: the set the driver started from
+    initial = DCGM(
+        tiny_real_dataset(), ipc=2, config=DCGMConfig(**SMALL), generator=initial_generator(0)
+    )  # 0 iterations: the set the driver started from
     images, labels = initial.synthetic()
     assert torch.allclose(ds.tensors()[0], images, atol=1e-6) and labels.tolist() == ds.targets
 
