@@ -14,6 +14,7 @@ from condensed_data.condense.objectives import (
     KernelMMD,
     MeanEmbedding,
     Objective,
+    _mmd2,
     attention_maps,
     make_objective,
     mean_embedding_loss,
@@ -252,3 +253,20 @@ def test_a_missing_builtin_objective_says_to_reinstall(monkeypatch):
             make_objective("echo")
     refresh()
     assert make_objective("echo") == KernelMMD()
+
+
+# -- mixed precision: the MMD in float32 ---------------------------------------------------------------------
+def test_mmd_is_float32_under_bf16_autocast():
+    g = make_generator(0)
+    real = torch.randn(3, 16, 64, generator=g).bfloat16()  # features as a bf16 forward pass returns them
+    syn = (real[:, :4].float() + 0.05 * torch.randn(3, 4, 64, generator=g)).bfloat16()
+    exact = KernelMMD().compare((real.float(),), (syn.float(),))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = KernelMMD().compare((real,), (syn,))
+        linear = KernelMMD(kernel="linear").compare((real,), (syn,))
+    assert mixed.dtype == torch.float32 and linear.dtype == torch.float32
+    torch.testing.assert_close(mixed, exact, rtol=1e-5, atol=1e-6)
+    # what the guard is for: the same computation left to autocast runs its matmuls in bf16 and drifts
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        unguarded = _mmd2(syn.float(), real.float(), kernel="gaussian", multipliers=(0.25, 0.5, 1.0, 2.0, 4.0)).sum()
+    assert (unguarded.float() - exact).abs() > 10 * (mixed - exact).abs()

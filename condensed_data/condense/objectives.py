@@ -104,9 +104,22 @@ def mmd2(
     ``k(a, b) = sum_s exp(-|a - b|^2 / (s * sigma^2))`` over the bandwidth ``multipliers`` s, where ``sigma^2`` is
     the mean off-diagonal squared distance of the pooled batch ``[x; y]`` (per ``K``, without gradient), as M3D's
     code does. ``"linear"``: ``k(a, b) = a . b``, for which MMD^2 is exactly ``|mean x - mean y|^2``, DM's loss.
+
+    Computed in float32 with autocast off (distances, kernels and means), so the result is float32 and as exact
+    under ``--precision bf16`` as in fp32 for the same features.
     """
     _check_per_class(y, x)
-    x, y = x.float(), y.float()
+    with _float32(x):
+        return _mmd2(x.float(), y.float(), kernel=kernel, multipliers=multipliers)
+
+
+def _float32(like: torch.Tensor) -> torch.autocast:
+    """A region where autocast is off: what runs in it stays in float32 even when the caller runs under autocast
+    (distances of bf16 embeddings lose the small differences a kernel or a cosine is made of)."""
+    return torch.autocast(like.device.type, enabled=False)
+
+
+def _mmd2(x: torch.Tensor, y: torch.Tensor, *, kernel: str, multipliers: Sequence[float]) -> torch.Tensor:
     m = x.shape[1]
     z = torch.cat([x, y], dim=1)
     if kernel == "linear":
@@ -303,8 +316,9 @@ def intra_class_loss(embeddings: torch.Tensor) -> torch.Tensor:
     k, m = embeddings.shape[:2]
     if m < 2:
         return embeddings.sum() * 0.0
-    h = nn.functional.normalize(embeddings.float().flatten(2), dim=-1)
-    sim = h @ h.transpose(1, 2)
+    with _float32(embeddings):
+        h = nn.functional.normalize(embeddings.float().flatten(2), dim=-1)
+        sim = h @ h.transpose(1, 2)
     off_diagonal = sim.sum(dim=(1, 2)) - sim.diagonal(dim1=1, dim2=2).sum(dim=1)
     return (off_diagonal / (m * (m - 1))).sum()
 
@@ -324,8 +338,9 @@ def inter_class_loss(embeddings: torch.Tensor, *, eps: float = 1e-12) -> torch.T
     k = embeddings.shape[0]
     if k < 2:
         return embeddings.sum() * 0.0
-    centres = nn.functional.normalize(embeddings.float().flatten(2), dim=-1).mean(dim=1)
-    sq = centres.pow(2).sum(-1)
-    d2 = (sq.unsqueeze(1) + sq.unsqueeze(0) - 2 * centres @ centres.T).clamp_min(0)
+    with _float32(embeddings):
+        centres = nn.functional.normalize(embeddings.float().flatten(2), dim=-1).mean(dim=1)
+        sq = centres.pow(2).sum(-1)
+        d2 = (sq.unsqueeze(1) + sq.unsqueeze(0) - 2 * centres @ centres.T).clamp_min(0)
     off = ~torch.eye(k, dtype=torch.bool, device=embeddings.device)
     return -(d2[off] + eps).sqrt().sum() / (k - 1)
