@@ -156,6 +156,11 @@ class Objective(ABC):
     def compare(self, real: Sequence[torch.Tensor], syn: Sequence[torch.Tensor]) -> torch.Tensor:
         """Scalar loss from per-class features: ``real[i]`` is ``(K, B, ...)``, ``syn[i]`` is ``(K, M, ...)``."""
 
+    def parts(self, real: Sequence[torch.Tensor], syn: Sequence[torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The loss of :meth:`compare` split into named terms that sum to it (up to float rounding), for diagnostics
+        such as each term's gradient norm; default ``{}``: not split. Not called by the loss itself."""
+        return {}
+
     def to_dict(self) -> dict[str, Any]:
         """The options as a JSON-ready dict."""
         return dataclasses.asdict(self)
@@ -186,23 +191,37 @@ class AttentionMixer(Objective):
     and its equal weight are our reconstruction from the paper's abstract. ``channel=False`` gives DataDAM's
     spatial-only loss.
 
+    Where the channel map is taken (``channel_at``): DataDAM's maps come from the ReLU outputs, which follow the
+    network's per-channel normalization (instance norm in ConvNet-3). That normalization gives every channel of a
+    sample zero mean and unit variance over positions, so a power-sum over positions taken after it is nearly the
+    same for every channel and the channel map carries little. ``"after_norm"`` (the default, as the spatial map)
+    keeps that placement; ``"before_norm"`` takes the channel map from the input of the normalization layer that
+    feeds each ReLU (the convolution's output), where channels still differ in scale. The spatial map always comes
+    from the ReLU output.
+
     Attributes:
         power: Exponent p of the power-sum (DataDAM's table: 4; its released code uses 1).
         balance: Weight lambda of the embedding term (0.01 for low-resolution data per DataDAM's table).
         channel: Include channel attention (ATOM); ``False`` is DataDAM's spatial attention only.
+        channel_at: ``"after_norm"`` or ``"before_norm"``: the channel map from the ReLU output or from the input
+            of the normalization layer before it (see above).
     """
 
     name: ClassVar[str] = "atom"
     SCALE: ClassVar[float] = 100.0
+    PLACEMENTS: ClassVar[tuple[str, ...]] = ("after_norm", "before_norm")
     power: float = 4.0
     balance: float = 0.01
     channel: bool = True
+    channel_at: str = "after_norm"
 
     def __post_init__(self) -> None:
         if not self.power > 0:
             raise ValueError(f"power must be > 0, got {self.power}")
         if self.balance < 0:
             raise ValueError(f"balance must be >= 0, got {self.balance}")
+        if self.channel_at not in self.PLACEMENTS:
+            raise ValueError(f"channel_at must be 'after_norm' or 'before_norm', got {self.channel_at!r}")
 
     def features(self, net: nn.Module, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
         features = getattr(net, "features", None)
@@ -213,12 +232,18 @@ class AttentionMixer(Objective):
                 f"(got {len(relus)} in {type(net).__name__}); use a ConvNet (--set net=convnet)"
             )
         maps: list[torch.Tensor] = []
+        before: list[torch.Tensor] = []  # channel maps taken before normalization, waiting for their ReLU
 
         def keep(module: nn.Module, inputs: Any, output: torch.Tensor) -> None:
             spatial, channel = attention_maps(output, self.power)
-            maps.extend((spatial, channel) if self.channel else (spatial,))
+            maps.extend((spatial, before.pop() if before else channel) if self.channel else (spatial,))
+
+        def keep_before(module: nn.Module, inputs: Any, output: torch.Tensor) -> None:
+            before.append(attention_maps(inputs[0], self.power)[1])
 
         hooks = [relu.register_forward_hook(keep) for relu in relus[:-1]]
+        if self.channel and self.channel_at == "before_norm":
+            hooks += [norm.register_forward_hook(keep_before) for norm in _norms_before(net, relus[:-1])]
         try:
             embedding = net.embed(images)
         finally:
@@ -229,6 +254,34 @@ class AttentionMixer(Objective):
     def compare(self, real: Sequence[torch.Tensor], syn: Sequence[torch.Tensor]) -> torch.Tensor:
         attention = sum(mean_embedding_loss(r, s) for r, s in zip(real[:-1], syn[:-1], strict=True))
         return self.SCALE * (attention + self.balance * mean_embedding_loss(real[-1].float(), syn[-1].float()))
+
+    def parts(self, real: Sequence[torch.Tensor], syn: Sequence[torch.Tensor]) -> dict[str, torch.Tensor]:
+        """``spatial``, ``channel`` (when on) and ``embedding``: the three weighted terms of :meth:`compare`."""
+        step = 2 if self.channel else 1
+        terms = {"spatial": sum(mean_embedding_loss(r, s) for r, s in zip(real[:-1:step], syn[:-1:step], strict=True))}
+        if self.channel:
+            terms["channel"] = sum(mean_embedding_loss(r, s) for r, s in zip(real[1:-1:2], syn[1:-1:2], strict=True))
+        terms["embedding"] = self.balance * mean_embedding_loss(real[-1].float(), syn[-1].float())
+        return {name: self.SCALE * value for name, value in terms.items()}
+
+
+_NORMS = (nn.GroupNorm, nn.LayerNorm, nn.modules.batchnorm._NormBase)
+
+
+def _norms_before(net: nn.Module, relus: Sequence[nn.Module]) -> list[nn.Module]:
+    """The normalization layer that feeds each of ``relus`` in ``net.features`` (the module just before it)."""
+    leaves = [m for m in net.features.modules() if not any(True for _ in m.children())]
+    found = []
+    for relu in relus:
+        i = next(i for i, m in enumerate(leaves) if m is relu)
+        if i == 0 or not isinstance(leaves[i - 1], _NORMS):
+            raise ValueError(
+                f"channel_at='before_norm' needs a normalization layer just before every ReLU of "
+                f"{type(net).__name__}.features, found {type(leaves[i - 1]).__name__ if i else 'nothing'}; use a "
+                "network with one (the default convnet) or channel_at='after_norm'"
+            )
+        found.append(leaves[i - 1])
+    return found
 
 
 @dataclass(frozen=True)
@@ -272,7 +325,7 @@ def make_objective(name: str, options: dict[str, Any] | None = None) -> Objectiv
 
     Example:
         >>> make_objective("ATOM", {"power": 2.0})
-        AttentionMixer(power=2.0, balance=0.01, channel=True)
+        AttentionMixer(power=2.0, balance=0.01, channel=True, channel_at='after_norm')
     """
     try:
         found = lookup_objective(str(name))
