@@ -4,6 +4,10 @@
 (the record was made on an AMD EPYC before the representation/matching-loop redesign). The tensors must agree
 to a tight tolerance: CPUs of other kinds may round float32 differently. Whether the files are also bit-identical
 is reported as a warning rather than a failure, for the same reason.
+
+Deliberate changes since: ECHO's record was rewritten (issue 16) when ECHO began clamping its images to the valid
+pixel range after every step, as M3D does (``clamp``, on by default for ECHO only); the other records are the
+originals.
 """
 
 import warnings
