@@ -16,6 +16,12 @@ What is the paper's and what is ours (ATOM's code was never released; its equati
   initialized from real ones, a fresh random network every iteration.
 - Ours: the channel-attention formula (the power-sum over positions, DataDAM's spatial map transposed) and its
   equal weight with the spatial term. ``--set objective_options.channel=false`` gives DataDAM's spatial-only loss.
+- Two questioned choices are options, to be chosen on a validation split: the power (``objective_options.power``:
+  4, the table's, by default; 1, the released script's) and where the channel map is taken
+  (``objective_options.channel_at``: ``"after_norm"``, the ReLU output after ConvNet-3's per-channel instance norm,
+  by default, where every channel's map is nearly the same; ``"before_norm"``, the convolution's output). To see
+  how the terms pull, ``--set grad_norms_every=N`` logs the gradient norm of each (``match.spatial``,
+  ``match.channel``, ``match.embedding``) on the images every N iterations.
 - No ZCA whitening: the papers use it for CIFAR only (not for grayscale Fashion-MNIST).
 
 >>> from condensed_data.condense.registry import get_method
@@ -38,7 +44,7 @@ __all__ = ["ATOM", "ATOMConfig"]
 @dataclass
 class ATOMConfig(PixelConfig):
     """ATOM's options (DataDAM's defaults, see the module docstring); the objective's own options (``power``,
-    ``balance``, ``channel``) go in ``objective_options``."""
+    ``balance``, ``channel``, ``channel_at``) go in ``objective_options``."""
 
     batch_real: int = 64
     objective: str = "atom"

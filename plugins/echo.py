@@ -19,6 +19,10 @@ What follows M3D's public code (``condense_m3d.py``, ``m3dloss.py``) and what is
   the two schedules give identical images (tested); with momentum, M3D's per-class steps also apply the other
   classes' momentum K-1 extra times per iteration, so each gradient's total displacement (``lr / (1 - momentum)``)
   is the same and only its timing differs. The batched step costs one forward pass instead of K.
+- M3D's: images stay in the valid pixel range; M3D clamps its [0, 1] images every iteration, we clamp the
+  normalized images to the normalized image of [0, 1] after every step (``clamp``, on by default here and off for
+  DM and ATOM, whose reference code does not clamp).
+- Ours: the MMD (distances and kernels) is computed in float32 even under bf16 autocast (``--precision bf16``).
 - Ours: the augmentation is our DSA implementation of those ops, not IDC's ``DiffAug`` M3D uses.
 - Ours: the image learning rate. M3D stores images in [0, 1] pixel space (``lr_img = 5e-3`` by default, 10 in its
   released PACS configs; the CIFAR configs could not be read); we optimize normalized images, whose MMD gradients
@@ -31,8 +35,8 @@ What follows M3D's public code (``condense_m3d.py``, ``m3dloss.py``) and what is
 
 >>> from condensed_data.condense.registry import get_method
 >>> cfg = get_method("echo").config_class()
->>> cfg.objective, cfg.iters_per_net, cfg.batch_real
-('echo', 5, 128)
+>>> cfg.objective, cfg.iters_per_net, cfg.batch_real, cfg.clamp
+('echo', 5, 128, True)
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ class ECHOConfig(PixelConfig):
     dsa_strategy: str = "color_crop_cutout"
     objective: str = "echo"
     iters_per_net: int = 5
+    clamp: bool = True
 
 
 class ECHO(PixelMethod):

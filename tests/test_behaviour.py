@@ -10,6 +10,8 @@ generator that depends on the seed only (``condensed_data.condense.loop.initial_
 run's stream keyed by the method's name, so DM, ATOM and ECHO at one seed start from the same real images (and
 LD3M encodes that draw). Every method's start and the position of its run's stream moved, so all five records were
 written again with ``python tests/golden/behaviour.py``; nothing else changed.
+Then ECHO's record was rewritten again (issue 16) when ECHO began clamping its images to the valid pixel range after
+every step, as M3D does (``clamp``, on by default for ECHO only), with ``python tests/golden/behaviour.py echo``.
 """
 
 import warnings

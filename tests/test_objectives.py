@@ -14,6 +14,7 @@ from condensed_data.condense.objectives import (
     KernelMMD,
     MeanEmbedding,
     Objective,
+    _mmd2,
     attention_maps,
     make_objective,
     mean_embedding_loss,
@@ -252,3 +253,78 @@ def test_a_missing_builtin_objective_says_to_reinstall(monkeypatch):
             make_objective("echo")
     refresh()
     assert make_objective("echo") == KernelMMD()
+
+
+# -- ATOM's questioned choices: the power and where the channel map is taken ---------------------------------
+def _atom_loss(objective, net, real, syn):
+    feats = [tuple(f.unflatten(0, (1, -1)) for f in objective.features(net, x)) for x in (real, syn)]
+    return float(objective.compare(*feats).detach()), feats
+
+
+def test_attention_power_changes_the_loss():
+    net = get_network("convnet", channels=1, num_classes=3, image_size=(8, 8), generator=make_generator(0))
+    real, syn = torch.rand(2, 6, 1, 8, 8, generator=make_generator(1))
+    one, _ = _atom_loss(AttentionMixer(power=1), net, real, syn)
+    four, _ = _atom_loss(AttentionMixer(power=4), net, real, syn)
+    assert one > 0 and four > 0 and abs(one - four) > 1e-3 * max(one, four)
+
+
+def test_channel_map_before_normalization_differs_and_spatial_stays():
+    net = get_network("convnet", channels=1, num_classes=3, image_size=(8, 8), generator=make_generator(0))
+    x = torch.rand(4, 1, 8, 8, generator=make_generator(1))
+    after = AttentionMixer().features(net, x)
+    before = AttentionMixer(channel_at="before_norm").features(net, x)
+    assert [f.shape for f in before] == [f.shape for f in after]
+    for i in (0, 2, 4):  # spatial maps (from the ReLU outputs) and the embedding are the same
+        assert torch.equal(before[i], after[i])
+    conv = net.features[0](x)  # the channel map of layer 1 comes from the convolution's output, before its norm
+    assert torch.allclose(before[1], attention_maps(conv, power=4)[1])
+    assert not torch.allclose(before[1], after[1], atol=1e-3)
+    assert all(not m._forward_hooks for m in net.modules()), "hooks must be removed after the pass"
+    # after instance norm every channel has zero mean and unit variance: its map is much closer to uniform
+    uniform = torch.full_like(after[1], after[1].shape[1] ** -0.5)
+    assert (after[1] - uniform).norm(dim=1).mean() < (before[1] - uniform).norm(dim=1).mean()
+    real, syn = torch.rand(2, 6, 1, 8, 8, generator=make_generator(2))
+    loss_after, _ = _atom_loss(AttentionMixer(), net, real, syn)
+    loss_before, _ = _atom_loss(AttentionMixer(channel_at="before_norm"), net, real, syn)
+    assert abs(loss_after - loss_before) > 1e-3 * loss_after
+    # without the channel term the placement does not matter
+    spatial_only = AttentionMixer(channel=False, channel_at="before_norm").features(net, x)
+    plain = AttentionMixer(channel=False).features(net, x)
+    assert all(torch.equal(a, b) for a, b in zip(spatial_only, plain, strict=True))
+
+
+def test_channel_before_norm_needs_a_normalization_layer():
+    net = get_network("convnet-nn", channels=1, num_classes=3, image_size=(8, 8), generator=make_generator(0))
+    with pytest.raises(ValueError, match=r"channel_at='before_norm' needs a normalization layer.*after_norm"):
+        AttentionMixer(channel_at="before_norm").features(net, torch.zeros(1, 1, 8, 8))
+    with pytest.raises(ValueError, match="channel_at must be 'after_norm' or 'before_norm'"):
+        AttentionMixer(channel_at="pre")
+
+
+def test_attention_mixer_parts_sum_to_the_loss():
+    net = get_network("convnet", channels=1, num_classes=3, image_size=(8, 8), generator=make_generator(0))
+    real, syn = torch.rand(2, 6, 1, 8, 8, generator=make_generator(1))
+    for objective in (AttentionMixer(), AttentionMixer(channel=False)):
+        loss, feats = _atom_loss(objective, net, real, syn)
+        parts = objective.parts(*feats)
+        assert set(parts) == ({"spatial", "channel", "embedding"} if objective.channel else {"spatial", "embedding"})
+        assert float(sum(parts.values()).detach()) == pytest.approx(loss, rel=1e-5)
+    assert KernelMMD().parts(*feats) == {}  # not split: the loop reports only the whole match term
+
+
+# -- mixed precision: the MMD in float32 ---------------------------------------------------------------------
+def test_mmd_is_float32_under_bf16_autocast():
+    g = make_generator(0)
+    real = torch.randn(3, 16, 64, generator=g).bfloat16()  # features as a bf16 forward pass returns them
+    syn = (real[:, :4].float() + 0.05 * torch.randn(3, 4, 64, generator=g)).bfloat16()
+    exact = KernelMMD().compare((real.float(),), (syn.float(),))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = KernelMMD().compare((real,), (syn,))
+        linear = KernelMMD(kernel="linear").compare((real,), (syn,))
+    assert mixed.dtype == torch.float32 and linear.dtype == torch.float32
+    torch.testing.assert_close(mixed, exact, rtol=1e-5, atol=1e-6)
+    # what the guard is for: the same computation left to autocast runs its matmuls in bf16 and drifts
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        unguarded = _mmd2(syn.float(), real.float(), kernel="gaussian", multipliers=(0.25, 0.5, 1.0, 2.0, 4.0)).sum()
+    assert (unguarded.float() - exact).abs() > 10 * (mixed - exact).abs()

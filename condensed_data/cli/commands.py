@@ -12,6 +12,7 @@ The commands: condense, evaluate, info, show, push, pull, export, import, prior,
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import re
@@ -339,6 +340,14 @@ def _cmd_prior(args: argparse.Namespace) -> int:
         if args.autoencoder_iterations is not None:
             options["autoencoder_iterations"] = args.autoencoder_iterations
         train, config, method = train_ldm_prior, LDMPriorConfig(**options), "ld3m"
+    if args.options:
+        known = {f.name for f in dataclasses.fields(config)}
+        unknown = sorted({key for key, _ in args.options} - known)
+        if unknown:
+            raise ValueError(
+                f"unknown prior option(s) {unknown} for --kind {args.kind}; known: {', '.join(sorted(known))}"
+            )
+        config = dataclasses.replace(config, **dict(args.options))
     output = args.output or f"out/priors/{_slug(args.dataset)}-{args.kind}"
     real = load_dataset(args.dataset, "train", root=args.data_root)
     folder = train(real, output, config=config, seed=args.seed, device=args.device, overwrite=args.overwrite)

@@ -284,6 +284,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", help="cpu, cuda, ... (default cpu)")
     p.add_argument("--data-root", default=None, help="folder holding the real dataset's files")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    p.add_argument(
+        "--set",
+        dest="options",
+        action="append",
+        type=_parse_option,
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a prior option (PriorConfig for gan, LDMPriorConfig for ldm), e.g. --set width=128 for a "
+        "wider generator (repeatable)",
+    )
 
     sub.add_parser(
         "methods",

@@ -84,7 +84,9 @@ class CondenseResult:
     """What a run produced: the artifact folder and its manifest, plus the evaluations.
 
     In a multi-process run only the main process (``main_process``) writes and evaluates; the others get
-    ``manifest=None`` and no evaluations.
+    ``manifest=None`` and no evaluations. ``diagnostics`` holds what the method logged during the run
+    (:meth:`~condensed_data.condense.method.Method.diagnostics`, one record per logged iteration, main process
+    only; not kept across a resume).
     """
 
     folder: Path
@@ -93,3 +95,4 @@ class CondenseResult:
     baseline: list[Evaluation]
     history: list[dict[str, float]] = field(default_factory=list)
     main_process: bool = True
+    diagnostics: list[dict[str, float]] = field(default_factory=list)

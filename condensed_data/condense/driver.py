@@ -148,7 +148,12 @@ def condense(
     manifest = _write_artifact(output, manifest, run.method, images, labels, real.classes, overwrite=overwrite)
     run.checkpoint.remove()
     return CondenseResult(
-        folder=output, manifest=manifest, evaluations=evaluations, baseline=baseline, history=run.history
+        folder=output,
+        manifest=manifest,
+        evaluations=evaluations,
+        baseline=baseline,
+        history=run.history,
+        diagnostics=run.diagnostics,
     )
 
 

@@ -4,7 +4,8 @@
 (:func:`condensed_data.condense.driver.condense`) calls between building the method and writing the artifact:
 :meth:`Run.build`, then :meth:`Run.resume` (optional), :meth:`Run.optimize`, :meth:`Run.gather`. It calls on the
 method only what the method contract promises: ``loss``, ``parameters``, ``make_optimizer``, ``synthetic``,
-``state_dict``/``load_state_dict``, ``shard``, ``sharding``, ``default_iterations`` and ``config.to_dict()``.
+``state_dict``/``load_state_dict``, ``shard``, ``sharding``, ``after_step``, ``diagnostics``, ``default_iterations``
+and ``config.to_dict()``.
 
 Every process of a multi-process run runs the same loop: one small reduction per iteration (loss, NaN and stop
 flags) makes them take the same decisions; only the main process evaluates and writes the checkpoint.
@@ -80,6 +81,7 @@ class Run:
         self.by_classes = self.multi and method.sharding == "classes"
         self.start = 0
         self.history: list[dict[str, float]] = []
+        self.diagnostics: list[dict[str, float]] = []  # what the method reported (main process; not checkpointed)
         self.last_good: int | None = None  # the iteration the checkpoint on disk holds
 
     @classmethod
@@ -142,6 +144,7 @@ class Run:
             for it in bar:
                 value, stopping = self._step(it, stop)
                 done = it + 1
+                self._record_diagnostics(it)
                 if cfg.eval_every and cfg.evaluate and done % cfg.eval_every == 0 and done < cfg.iterations:
                     self._evaluate(done, value, test, recipe)
                 bar.set_postfix(self._postfix(value), refresh=False)
@@ -174,6 +177,7 @@ class Run:
                     p.grad = torch.zeros_like(p)
                 self.processes.average_(p.grad)
         optimizer.step()
+        method.after_step()
         bad = not all(torch.isfinite(p).all() for p in method.parameters())
         stopping = stop.received is not None
         if self.multi:  # one small reduction: every process takes the same decisions
@@ -184,6 +188,13 @@ class Run:
         if bad:
             raise self._diverged("synthetic parameters became NaN/inf", it)
         return value, stopping
+
+    def _record_diagnostics(self, it: int) -> None:
+        """Log and keep what the method reports about the loss of iteration ``it`` (0-based), if anything."""
+        diagnostics = self.method.diagnostics()
+        if diagnostics and self.processes.is_main:
+            self.diagnostics.append({"iteration": it, **diagnostics})
+            logger.info("loss of iteration %d: %s", it, ", ".join(f"{k} {v:.4g}" for k, v in diagnostics.items()))
 
     def _evaluate(self, done: int, value: float, test: RealDataset | None, recipe: Recipe) -> None:
         """Train one network on the set so far (main process) and keep its accuracy in the history."""

@@ -58,6 +58,15 @@ class MatchingConfig(MethodConfig):
         lambda_intra: Weight of the intra-class (diversity) regularizer; 0 disables it.
         lambda_inter: Weight of the inter-class (centre-gap) regularizer; 0 disables it. It couples the classes,
             so a run with it cannot be split by classes over processes.
+        regularizer_weights: How ``lambda_intra`` / ``lambda_inter`` are read. ``"absolute"``: ``loss = match +
+            lambda * R``. ``"relative"``: ``loss = match + lambda * (|match| / |R|) * R`` with the ratio detached
+            (0 when ``R`` is 0), so at every step the term's magnitude is the fraction ``lambda`` of the match
+            term's (``lambda_intra=0.1``: 10% of it) and its gradient is ``R``'s scaled by that ratio, whatever
+            the network's embedding scale.
+        grad_norms_every: Every this many iterations (0: never), also compute the gradient norm, on the
+            representation's parameters, of each loss term as it enters the loss (``match``, the objective's
+            parts such as ``match.channel``, each weighted regularizer) and report it in :meth:`diagnostics`
+            (logged by the loop). Costs one extra backward pass per term on those iterations; nothing otherwise.
     """
 
     objective: str = "dm"
@@ -68,12 +77,20 @@ class MatchingConfig(MethodConfig):
     iters_per_net: int = 1
     lambda_intra: float = 0.0
     lambda_inter: float = 0.0
+    regularizer_weights: str = "absolute"
+    grad_norms_every: int = 0
 
     def __post_init__(self) -> None:
         require_positive_ints(self, "batch_real", "iters_per_net")
         for name in ("lambda_intra", "lambda_inter"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.regularizer_weights not in ("absolute", "relative"):
+            raise ValueError(f"regularizer_weights must be 'absolute' or 'relative', got {self.regularizer_weights!r}")
+        if isinstance(self.grad_norms_every, bool) or not isinstance(self.grad_norms_every, int):
+            raise ValueError(f"grad_norms_every must be an integer >= 0, got {self.grad_norms_every!r}")
+        if self.grad_norms_every < 0:
+            raise ValueError(f"grad_norms_every must be an integer >= 0, got {self.grad_norms_every!r}")
         make_objective(self.objective, self.objective_options)  # named errors now, not at the first iteration
 
 
@@ -87,7 +104,9 @@ class MatchingMethod(Method):
     Attributes:
         representation: What is optimized.
         objective: How features are compared.
-        terms: The last loss's parts (``match`` and each active regularizer), for logging and ablations.
+        terms: The last loss's parts (``match`` and each active regularizer, unweighted), for logging and ablations.
+        grad_norms: The gradient norm of each weighted term of the last loss, on iterations where
+            ``grad_norms_every`` asks for them (``{}`` otherwise).
     """
 
     config_class: ClassVar[type[MethodConfig]] = MatchingConfig
@@ -120,6 +139,7 @@ class MatchingMethod(Method):
         self._net: torch.nn.Module | None = None
         self._net_seed: int | None = None
         self.terms: dict[str, float] = {}
+        self.grad_norms: dict[str, float] = {}
 
     # -- what a recipe provides --------------------------------------------------------------------------------
     @abstractmethod
@@ -203,14 +223,40 @@ class MatchingMethod(Method):
         feat_real, feat_syn = self.features(net, real, syn, len(classes))
         match = self.objective.compare(feat_real, feat_syn)
         loss, terms = match, {"match": match}
+        weighted = {"match": match}
         regularizers = self.regularizers()
         if regularizers:
             embedding = feat_syn[-1].flatten(2)  # every built-in objective ends its features with the embedding
             for name, weight, fn in regularizers:
                 terms[name] = fn(embedding)
-                loss = loss + weight * terms[name]
+                if self.config.regularizer_weights == "relative":
+                    weight = weight * _ratio(match, terms[name])
+                weighted[name] = weight * terms[name]
+                loss = loss + weighted[name]
         self.terms = {name: float(value.detach()) for name, value in terms.items()}
+        every = self.config.grad_norms_every
+        self.grad_norms = {}
+        if every and iteration % every == 0:
+            parts = self.objective.parts(feat_real, feat_syn)
+            weighted = {"match": match, **{f"match.{k}": v for k, v in parts.items()}, **weighted}
+            self.grad_norms = self._grad_norms(weighted)
         return loss
+
+    def diagnostics(self) -> dict[str, float]:
+        """The unweighted terms and each weighted term's gradient norm (``grad_norm.NAME``), on the iterations
+        ``grad_norms_every`` selects; ``{}`` otherwise."""
+        if not self.grad_norms:
+            return {}
+        return {**self.terms, **{f"grad_norm.{name}": value for name, value in self.grad_norms.items()}}
+
+    def _grad_norms(self, terms: dict[str, torch.Tensor]) -> dict[str, float]:
+        """The L2 norm of each term's gradient over all of the representation's parameters (the graph is kept)."""
+        params = self.representation.parameters()
+        norms = {}
+        for name, value in terms.items():
+            grads = torch.autograd.grad(value, params, retain_graph=True, allow_unused=True)
+            norms[name] = float(sum(g.float().pow(2).sum() for g in grads if g is not None) ** 0.5)
+        return norms
 
     # -- the loop's parts --------------------------------------------------------------------------------------
     def random_network(self, generator: torch.Generator) -> torch.nn.Module:
@@ -278,12 +324,15 @@ class PixelConfig(MatchingConfig):
             ``"noise"``; see :mod:`condensed_data.condense.representations.pixels`.
         factor: Multi-formation: each stored image holds ``factor x factor`` tiles decoded into as many training
             images (IDC's idea); the storage stays ``ipc`` images per class, the set trains on ``ipc * factor**2``.
+        clamp: After every optimizer step, clamp the images to the valid pixel range ([0, 1] in pixel space, as
+            normalized values), as M3D's code does with its [0, 1] images; DM's and DataDAM's code do not.
     """
 
     lr_img: float = 1.0
     momentum: float = 0.5
     init: str = "real"
     factor: int = 1
+    clamp: bool = False
 
     def __post_init__(self) -> None:
         if not self.lr_img > 0:
@@ -294,6 +343,12 @@ class PixelConfig(MatchingConfig):
             raise ValueError(f"init must be one of {', '.join(map(repr, INITS))}, got {self.init!r}")
         require_positive_ints(self, "factor")
         super().__post_init__()
+
+
+def _ratio(match: torch.Tensor, term: torch.Tensor) -> torch.Tensor:
+    """``|match| / |term|``, detached; 0 where ``term`` is 0 (a term with nothing to say gets no weight)."""
+    match, term = match.detach().abs(), term.detach().abs()
+    return torch.where(term > 0, match / term.clamp_min(torch.finfo(term.dtype).tiny), torch.zeros_like(term))
 
 
 class PixelMethod(MatchingMethod):
@@ -316,3 +371,7 @@ class PixelMethod(MatchingMethod):
 
     def make_optimizer(self) -> torch.optim.Optimizer:
         return torch.optim.SGD(self.representation.param_groups(), momentum=self.config.momentum)
+
+    def after_step(self) -> None:
+        if self.config.clamp:
+            self.representation.clamp_()

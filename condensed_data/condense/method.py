@@ -190,6 +190,17 @@ class Method(ABC):
     def synthetic(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The current condensed set: pixel-space images ``(N, C, H, W)`` and labels, detached, on the CPU."""
 
+    def after_step(self) -> None:
+        """Called by the loop after every optimizer step, before the NaN check (default: nothing). A method whose
+        parameters must stay in a set (e.g. images within the valid pixel range) projects them back here."""
+        return None
+
+    def diagnostics(self) -> dict[str, float]:
+        """Numbers about the last :meth:`loss` worth logging (e.g. each loss term's gradient norm); ``{}`` (the
+        default) when there is nothing to log this iteration. The loop logs them and keeps them in
+        :attr:`~condensed_data.condense.config.CondenseResult.diagnostics`."""
+        return {}
+
     def state_dict(self) -> dict[str, torch.Tensor]:
         """Everything needed to resume (default: the parameters)."""
         return {f"param.{i}": p.detach().clone() for i, p in enumerate(self.parameters())}

@@ -104,9 +104,22 @@ def mmd2(
     ``k(a, b) = sum_s exp(-|a - b|^2 / (s * sigma^2))`` over the bandwidth ``multipliers`` s, where ``sigma^2`` is
     the mean off-diagonal squared distance of the pooled batch ``[x; y]`` (per ``K``, without gradient), as M3D's
     code does. ``"linear"``: ``k(a, b) = a . b``, for which MMD^2 is exactly ``|mean x - mean y|^2``, DM's loss.
+
+    Computed in float32 with autocast off (distances, kernels and means), so the result is float32 and as exact
+    under ``--precision bf16`` as in fp32 for the same features.
     """
     _check_per_class(y, x)
-    x, y = x.float(), y.float()
+    with _float32(x):
+        return _mmd2(x.float(), y.float(), kernel=kernel, multipliers=multipliers)
+
+
+def _float32(like: torch.Tensor) -> torch.autocast:
+    """A region where autocast is off: what runs in it stays in float32 even when the caller runs under autocast
+    (distances of bf16 embeddings lose the small differences a kernel or a cosine is made of)."""
+    return torch.autocast(like.device.type, enabled=False)
+
+
+def _mmd2(x: torch.Tensor, y: torch.Tensor, *, kernel: str, multipliers: Sequence[float]) -> torch.Tensor:
     m = x.shape[1]
     z = torch.cat([x, y], dim=1)
     if kernel == "linear":
@@ -143,6 +156,11 @@ class Objective(ABC):
     def compare(self, real: Sequence[torch.Tensor], syn: Sequence[torch.Tensor]) -> torch.Tensor:
         """Scalar loss from per-class features: ``real[i]`` is ``(K, B, ...)``, ``syn[i]`` is ``(K, M, ...)``."""
 
+    def parts(self, real: Sequence[torch.Tensor], syn: Sequence[torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The loss of :meth:`compare` split into named terms that sum to it (up to float rounding), for diagnostics
+        such as each term's gradient norm; default ``{}``: not split. Not called by the loss itself."""
+        return {}
+
     def to_dict(self) -> dict[str, Any]:
         """The options as a JSON-ready dict."""
         return dataclasses.asdict(self)
@@ -173,23 +191,37 @@ class AttentionMixer(Objective):
     and its equal weight are our reconstruction from the paper's abstract. ``channel=False`` gives DataDAM's
     spatial-only loss.
 
+    Where the channel map is taken (``channel_at``): DataDAM's maps come from the ReLU outputs, which follow the
+    network's per-channel normalization (instance norm in ConvNet-3). That normalization gives every channel of a
+    sample zero mean and unit variance over positions, so a power-sum over positions taken after it is nearly the
+    same for every channel and the channel map carries little. ``"after_norm"`` (the default, as the spatial map)
+    keeps that placement; ``"before_norm"`` takes the channel map from the input of the normalization layer that
+    feeds each ReLU (the convolution's output), where channels still differ in scale. The spatial map always comes
+    from the ReLU output.
+
     Attributes:
         power: Exponent p of the power-sum (DataDAM's table: 4; its released code uses 1).
         balance: Weight lambda of the embedding term (0.01 for low-resolution data per DataDAM's table).
         channel: Include channel attention (ATOM); ``False`` is DataDAM's spatial attention only.
+        channel_at: ``"after_norm"`` or ``"before_norm"``: the channel map from the ReLU output or from the input
+            of the normalization layer before it (see above).
     """
 
     name: ClassVar[str] = "atom"
     SCALE: ClassVar[float] = 100.0
+    PLACEMENTS: ClassVar[tuple[str, ...]] = ("after_norm", "before_norm")
     power: float = 4.0
     balance: float = 0.01
     channel: bool = True
+    channel_at: str = "after_norm"
 
     def __post_init__(self) -> None:
         if not self.power > 0:
             raise ValueError(f"power must be > 0, got {self.power}")
         if self.balance < 0:
             raise ValueError(f"balance must be >= 0, got {self.balance}")
+        if self.channel_at not in self.PLACEMENTS:
+            raise ValueError(f"channel_at must be 'after_norm' or 'before_norm', got {self.channel_at!r}")
 
     def features(self, net: nn.Module, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
         features = getattr(net, "features", None)
@@ -200,12 +232,18 @@ class AttentionMixer(Objective):
                 f"(got {len(relus)} in {type(net).__name__}); use a ConvNet (--set net=convnet)"
             )
         maps: list[torch.Tensor] = []
+        before: list[torch.Tensor] = []  # channel maps taken before normalization, waiting for their ReLU
 
         def keep(module: nn.Module, inputs: Any, output: torch.Tensor) -> None:
             spatial, channel = attention_maps(output, self.power)
-            maps.extend((spatial, channel) if self.channel else (spatial,))
+            maps.extend((spatial, before.pop() if before else channel) if self.channel else (spatial,))
+
+        def keep_before(module: nn.Module, inputs: Any, output: torch.Tensor) -> None:
+            before.append(attention_maps(inputs[0], self.power)[1])
 
         hooks = [relu.register_forward_hook(keep) for relu in relus[:-1]]
+        if self.channel and self.channel_at == "before_norm":
+            hooks += [norm.register_forward_hook(keep_before) for norm in _norms_before(net, relus[:-1])]
         try:
             embedding = net.embed(images)
         finally:
@@ -216,6 +254,34 @@ class AttentionMixer(Objective):
     def compare(self, real: Sequence[torch.Tensor], syn: Sequence[torch.Tensor]) -> torch.Tensor:
         attention = sum(mean_embedding_loss(r, s) for r, s in zip(real[:-1], syn[:-1], strict=True))
         return self.SCALE * (attention + self.balance * mean_embedding_loss(real[-1].float(), syn[-1].float()))
+
+    def parts(self, real: Sequence[torch.Tensor], syn: Sequence[torch.Tensor]) -> dict[str, torch.Tensor]:
+        """``spatial``, ``channel`` (when on) and ``embedding``: the three weighted terms of :meth:`compare`."""
+        step = 2 if self.channel else 1
+        terms = {"spatial": sum(mean_embedding_loss(r, s) for r, s in zip(real[:-1:step], syn[:-1:step], strict=True))}
+        if self.channel:
+            terms["channel"] = sum(mean_embedding_loss(r, s) for r, s in zip(real[1:-1:2], syn[1:-1:2], strict=True))
+        terms["embedding"] = self.balance * mean_embedding_loss(real[-1].float(), syn[-1].float())
+        return {name: self.SCALE * value for name, value in terms.items()}
+
+
+_NORMS = (nn.GroupNorm, nn.LayerNorm, nn.modules.batchnorm._NormBase)
+
+
+def _norms_before(net: nn.Module, relus: Sequence[nn.Module]) -> list[nn.Module]:
+    """The normalization layer that feeds each of ``relus`` in ``net.features`` (the module just before it)."""
+    leaves = [m for m in net.features.modules() if not any(True for _ in m.children())]
+    found = []
+    for relu in relus:
+        i = next(i for i, m in enumerate(leaves) if m is relu)
+        if i == 0 or not isinstance(leaves[i - 1], _NORMS):
+            raise ValueError(
+                f"channel_at='before_norm' needs a normalization layer just before every ReLU of "
+                f"{type(net).__name__}.features, found {type(leaves[i - 1]).__name__ if i else 'nothing'}; use a "
+                "network with one (the default convnet) or channel_at='after_norm'"
+            )
+        found.append(leaves[i - 1])
+    return found
 
 
 @dataclass(frozen=True)
@@ -259,7 +325,7 @@ def make_objective(name: str, options: dict[str, Any] | None = None) -> Objectiv
 
     Example:
         >>> make_objective("ATOM", {"power": 2.0})
-        AttentionMixer(power=2.0, balance=0.01, channel=True)
+        AttentionMixer(power=2.0, balance=0.01, channel=True, channel_at='after_norm')
     """
     try:
         found = lookup_objective(str(name))
@@ -303,8 +369,9 @@ def intra_class_loss(embeddings: torch.Tensor) -> torch.Tensor:
     k, m = embeddings.shape[:2]
     if m < 2:
         return embeddings.sum() * 0.0
-    h = nn.functional.normalize(embeddings.float().flatten(2), dim=-1)
-    sim = h @ h.transpose(1, 2)
+    with _float32(embeddings):
+        h = nn.functional.normalize(embeddings.float().flatten(2), dim=-1)
+        sim = h @ h.transpose(1, 2)
     off_diagonal = sim.sum(dim=(1, 2)) - sim.diagonal(dim1=1, dim2=2).sum(dim=1)
     return (off_diagonal / (m * (m - 1))).sum()
 
@@ -324,8 +391,9 @@ def inter_class_loss(embeddings: torch.Tensor, *, eps: float = 1e-12) -> torch.T
     k = embeddings.shape[0]
     if k < 2:
         return embeddings.sum() * 0.0
-    centres = nn.functional.normalize(embeddings.float().flatten(2), dim=-1).mean(dim=1)
-    sq = centres.pow(2).sum(-1)
-    d2 = (sq.unsqueeze(1) + sq.unsqueeze(0) - 2 * centres @ centres.T).clamp_min(0)
+    with _float32(embeddings):
+        centres = nn.functional.normalize(embeddings.float().flatten(2), dim=-1).mean(dim=1)
+        sq = centres.pow(2).sum(-1)
+        d2 = (sq.unsqueeze(1) + sq.unsqueeze(0) - 2 * centres @ centres.T).clamp_min(0)
     off = ~torch.eye(k, dtype=torch.bool, device=embeddings.device)
     return -(d2[off] + eps).sqrt().sum() / (k - 1)

@@ -129,6 +129,20 @@ def test_regularizers_add_weighted_terms_to_any_recipe():
     assert float(weighted_loss.detach()) == pytest.approx(t["match"] + 2.0 * t["intra"] + 0.5 * t["inter"], rel=1e-5)
 
 
+def test_relative_regularizer_weights_mean_fractions_of_the_match_term():
+    """regularizer_weights="relative": at the step, each term is the stated fraction of |match| (the sign is its own:
+    the inter-class term is negative), and its gradient is the raw term's scaled by the detached ratio."""
+    real = tiny_real_dataset()
+    cfg = DM.config_class(batch_real=4, lambda_intra=0.1, lambda_inter=0.2, regularizer_weights="relative")
+    method = DM(real, ipc=2, config=cfg, generator=make_generator(0))
+    loss = method.loss(iteration=0, generator=make_generator(1))
+    t = method.terms
+    assert t["intra"] > 0 > t["inter"] and abs(t["intra"]) != pytest.approx(t["match"])
+    assert float(loss.detach()) == pytest.approx(t["match"] * (1 + 0.1 - 0.2), rel=1e-5)
+    with pytest.raises(ValueError, match="regularizer_weights must be 'absolute' or 'relative'"):
+        DM.config_class(regularizer_weights="fraction")
+
+
 def test_inter_class_regularizer_cannot_be_split_by_classes():
     method = DM(tiny_real_dataset(), ipc=1, config=DM.config_class(lambda_inter=1.0), generator=make_generator(0))
     with pytest.raises(ValueError, match="lambda_inter couples the classes"):

@@ -2,9 +2,9 @@
 
 ``record(folder)`` condenses digits with DM, ATOM, ECHO, DCGM and LD3M (CPU, one thread, a few iterations, IPC 1;
 LD3M on a tiny latent diffusion prior trained here first) and returns, per method, the sha256 of every data file
-of the artifact and every tensor in its safetensors files. ``python tests/golden/behaviour.py`` writes them to
-``tests/golden/`` (``<method>.safetensors`` and ``digests.json``); ``tests/test_behaviour.py`` runs ``record``
-again and compares. Rewrite the golden files only for a deliberate change of behaviour, and say why in the commit
+of the artifact and every tensor in its safetensors files. ``python tests/golden/behaviour.py [METHOD ...]`` writes
+them to ``tests/golden/`` (``<method>.safetensors`` and its entry of ``digests.json``); ``tests/test_behaviour.py``
+runs ``record`` again and compares. Rewrite the golden files only for a deliberate change of behaviour, and say why in the commit
 and the test.
 """
 
@@ -83,18 +83,24 @@ def load_golden(method: str) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
     return digests[method], load_file(HERE / f"{method}.safetensors")
 
 
-def main() -> None:
+def main(methods: tuple[str, ...] = METHODS) -> None:
+    """Rewrite the golden files of ``methods`` (all by default; ``python tests/golden/behaviour.py echo`` for one),
+    leaving the other methods' records as they are."""
     import tempfile
 
+    unknown = sorted(set(methods) - set(METHODS))
+    if unknown:
+        raise SystemExit(f"unknown method(s) {unknown}; choose among {', '.join(METHODS)}")
     with tempfile.TemporaryDirectory() as tmp:
-        results = record(Path(tmp))
-    digests = {}
+        results = record(Path(tmp), methods)
+    path = HERE / "digests.json"
+    digests = json.loads(path.read_text()) if path.exists() else {}
     for method, (files, tensors) in results.items():
         save_file({k: v.contiguous() for k, v in tensors.items()}, HERE / f"{method}.safetensors")
         digests[method] = files
-    (HERE / "digests.json").write_text(json.dumps(digests, indent=2, sort_keys=True) + "\n")
-    print(json.dumps(digests, indent=2), file=sys.stderr)
+    path.write_text(json.dumps(digests, indent=2, sort_keys=True) + "\n")
+    print(json.dumps({m: digests[m] for m in results}, indent=2), file=sys.stderr)
 
 
 if __name__ == "__main__":
-    main()
+    main(tuple(sys.argv[1:]) or METHODS)

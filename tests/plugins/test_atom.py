@@ -1,8 +1,12 @@
+import logging
+import math
+
 import pytest
 import torch
 from condensed_data_plugins.atom import ATOM, ATOMConfig
 from helpers import accuracy_vs_random_real, optimize
 
+from condensed_data.condense.driver import CondenseConfig, condense
 from condensed_data.condense.objectives import AttentionMixer
 from condensed_data.condense.registry import get_method
 from condensed_data.seeding import make_generator
@@ -22,7 +26,7 @@ def test_defaults_follow_datadam():
     assert (cfg.lr_img, cfg.momentum, cfg.batch_real, cfg.init, cfg.iters_per_net) == (1.0, 0.5, 64, "real", 1)
     assert ATOM.default_iterations == 8000
     method = ATOM(tiny_real_dataset(), ipc=1, generator=make_generator(0))
-    assert method.objective == AttentionMixer(power=4.0, balance=0.01, channel=True)
+    assert method.objective == AttentionMixer(power=4.0, balance=0.01, channel=True, channel_at="after_norm")
     spatial_only = ATOM(
         tiny_real_dataset(), ipc=1, config=ATOMConfig(objective_options={"channel": False}), generator=make_generator(0)
     )
@@ -57,3 +61,39 @@ def test_atom_beats_random_real_on_digits_ipc1(digits):
     method = optimize(ATOM(train, ipc=1, config=ATOMConfig(), generator=make_generator(0)), 200)
     ours, rand = accuracy_vs_random_real(method, train, test)
     assert ours > rand + 0.03, (ours, rand)
+
+
+def test_gradient_norms_of_each_term_are_reported_when_asked():
+    real = tiny_real_dataset(per_class=12)
+    quiet = ATOM(real, ipc=2, config=ATOMConfig(batch_real=5), generator=make_generator(0))
+    loss = quiet.loss(iteration=0, generator=make_generator(1))
+    assert quiet.diagnostics() == {} and quiet.grad_norms == {}  # off by default: nothing computed
+
+    cfg = ATOMConfig(batch_real=5, grad_norms_every=2, objective_options={"channel_at": "before_norm"})
+    method = ATOM(real, ipc=2, config=cfg, generator=make_generator(0))
+    loss = method.loss(iteration=0, generator=make_generator(1))
+    norms = method.grad_norms
+    assert set(norms) == {"match", "match.spatial", "match.channel", "match.embedding"}
+    assert all(math.isfinite(v) and v > 0 for v in norms.values())
+    # the whole match term's gradient norm is that of the loss, and the graph is kept for the step
+    loss.backward()
+    assert norms["match"] == pytest.approx(float(method.representation.normalized.grad.norm()), rel=1e-5)
+    assert method.diagnostics() == {"match": method.terms["match"], **{f"grad_norm.{k}": v for k, v in norms.items()}}
+    method.loss(iteration=1, generator=make_generator(2))
+    assert method.diagnostics() == {}  # every 2 iterations only
+
+
+def test_the_loop_logs_gradient_norms(caplog, tmp_path):
+    run = CondenseConfig(
+        method="atom",
+        dataset="tiny",
+        ipc=1,
+        iterations=3,
+        evaluate=False,
+        options={"batch_real": 4, "grad_norms_every": 2},
+    )
+    with caplog.at_level(logging.INFO, logger="condensed_data.condense.loop"):
+        result = condense(run, tmp_path / "out", real=tiny_real_dataset(), progress=False)
+    assert [d["iteration"] for d in result.diagnostics] == [0, 2]
+    assert all(math.isfinite(d["grad_norm.match.channel"]) for d in result.diagnostics)
+    assert "loss of iteration 2: match" in caplog.text and "grad_norm.match.spatial" in caplog.text

@@ -146,6 +146,27 @@ def test_condensation_starts_from_the_prior(prior):
         load_prior(prior.parent / "missing")
 
 
+def test_codes_are_fitted_to_reproduce_real_images(prior):
+    """invert_steps: the codes start where the prior reproduces the real images a pixel method would start from."""
+    real = tiny_real_dataset()
+    targets = real.sample_per_class(2, generator=make_generator(0)).flatten(0, 1)  # the run's first draw
+    fitted = _method(real, prior=str(prior), invert_steps=60)
+    plain = _method(real, prior=str(prior), invert_steps=0)
+    error = {name: float((m.synthetic()[0] - targets).pow(2).mean()) for name, m in (("fit", fitted), ("no", plain))}
+    assert error["fit"] < 0.95 * error["no"], error  # a 3-step prior reproduces little; a trained one, much more
+    # 0 steps: the N(0, I) codes of the first draw, as before the option existed
+    torch.testing.assert_close(plain.representation.codes, torch.randn(6, 8, generator=make_generator(0)))
+    before, after = plain.representation.fit_codes(targets, steps=20, lr=0.05, chunk=4)  # chunks of 4 and 2 rows
+    assert after < before and before == pytest.approx(error["no"], rel=1e-4)
+    with pytest.raises(ValueError, match=r"one target image \(C, H, W\) per code \(6\)"):
+        plain.representation.fit_codes(targets[:3], steps=1, lr=0.05)
+
+
+def test_without_a_prior_codes_are_not_fitted():
+    a, b = _method(invert_steps=0), _method(invert_steps=50)
+    assert torch.equal(a.representation.codes, b.representation.codes)
+
+
 def test_truncated_prior_is_refused(prior, tmp_path):
     broken = tmp_path / "broken"
     broken.mkdir()
@@ -160,6 +181,11 @@ def test_prior_cli(tmp_path, capsys):
     assert main(["prior", "--kind", "gan", "--dataset", "digits", "--iterations", "2", "--output", str(out)]) == 0
     assert "--method dcgm --set prior=" in capsys.readouterr().out
     assert load_generator(out).config.image_shape == (1, 8, 8)
+    wide = tmp_path / "wide"
+    argv = ["prior", "--dataset", "digits", "--iterations", "1", "--set", "width=48", "--output", str(wide)]
+    assert main(argv) == 0 and load_generator(wide).config.width == 48
+    assert main([*argv[:-1], str(tmp_path / "y"), "--set", "depth=3"]) == 2
+    assert "unknown prior option(s) ['depth'] for --kind gan; known:" in capsys.readouterr().err
     argv = ["prior", "--kind", "gan", "--autoencoder-iterations", "2", "--dataset", "digits"]
     assert main([*argv, "--output", str(tmp_path / "x")]) == 2
     assert "--autoencoder-iterations applies to --kind ldm only" in capsys.readouterr().err

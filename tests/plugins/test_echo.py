@@ -3,8 +3,10 @@ import torch
 from condensed_data_plugins.echo import ECHO, ECHOConfig
 from helpers import accuracy_vs_random_real, optimize
 
+from condensed_data.condense.driver import CondenseConfig, condense
 from condensed_data.condense.objectives import KernelMMD, mmd2
 from condensed_data.condense.registry import get_method
+from condensed_data.dataset.condensed import CondensedDataset
 from condensed_data.seeding import make_generator
 from condensed_data.testing import check_method, tiny_real_dataset
 
@@ -97,3 +99,19 @@ def test_echo_beats_random_real_on_digits_ipc1(digits):
     method = optimize(ECHO(train, ipc=1, config=config, generator=make_generator(0)), 200)
     ours, rand = accuracy_vs_random_real(method, train, test)
     assert ours > rand + 0.03, (ours, rand)
+
+
+@pytest.mark.parametrize("clamp", [True, False])
+def test_clamp_keeps_images_in_the_pixel_range_after_every_step(tmp_path, clamp):
+    """ECHO clamps by default (as M3D does); with a large step the unclamped images leave [0, 1]."""
+    options = {"batch_real": 6, "lr_img": 1e5, "clamp": clamp}
+    run = CondenseConfig(method="echo", dataset="tiny", ipc=2, iterations=3, evaluate=False, options=options)
+    result = condense(run, tmp_path / "out", real=tiny_real_dataset(per_class=12), progress=False)
+    images = CondensedDataset(result.folder).tensors()[0]
+    inside = bool(images.min() >= -1e-6 and images.max() <= 1 + 1e-6)
+    assert inside == clamp, (float(images.min()), float(images.max()))
+    if clamp:  # and the bounds are reached: the clamp, not a small step, kept them in
+        assert float(images.min()) == pytest.approx(0.0, abs=1e-5) and float(images.max()) == pytest.approx(1.0)
+    assert (
+        ECHOConfig().clamp and not get_method("dm").config_class().clamp and not get_method("atom").config_class().clamp
+    )

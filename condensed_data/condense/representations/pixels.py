@@ -111,6 +111,23 @@ class Pixels(Representation):
         return decode_tiles(self.normalized[rows], self.factor), self.labels[items]
 
     @torch.no_grad()
+    def clamp_(self) -> None:
+        """Clamp the images, in place, to the valid pixel range [0, 1] (as normalized values, per channel).
+
+        >>> from condensed_data.testing import tiny_real_dataset
+        >>> from condensed_data.seeding import make_generator
+        >>> pixels = Pixels(tiny_real_dataset(), ipc=1, init="noise", lr=1.0, generator=make_generator(0))
+        >>> pixels.clamp_()
+        >>> images = pixels.pixels()[0]
+        >>> bool(images.min() >= -1e-6 and images.max() <= 1 + 1e-6)
+        True
+        """
+        shape = (1, self.normalized.shape[1], 1, 1)
+        low = self.real.normalize(torch.zeros(shape, device=self.device))
+        high = self.real.normalize(torch.ones(shape, device=self.device))
+        self.normalized.copy_(torch.maximum(torch.minimum(self.normalized, high), low))
+
+    @torch.no_grad()
     def pixels(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The set's items (decoded when ``factor`` > 1) in pixel space, and their labels."""
         # Decoded after denormalizing, exactly as the loading wing decodes the exported images.
