@@ -1,11 +1,11 @@
-"""The one matching loop: representations compared with real data under random networks (training wing).
+"""The one matching loop: representations compared with real data under random or trained networks (training wing).
 
 Every built-in method is a recipe over :class:`MatchingMethod`: a representation
 (:mod:`condensed_data.condense.representations`: what is optimized and how it becomes images), an objective
 (:mod:`condensed_data.condense.objectives`: how features are compared), regularizers and defaults. One iteration:
 
-1. the random network of the iteration (frozen; a fresh one every ``iters_per_net`` iterations, rebuilt from its
-   seed after a resume);
+1. the network of the iteration (frozen; a new draw every ``iters_per_net`` iterations, the same one after a
+   resume): a freshly initialized one, or, with ``pool > 0``, a member of the trained pool (below);
 2. a real batch of ``batch_real`` images of each class (of this process's classes when sharded by classes);
 3. the representation's images of the same classes (any number per class), differentiable;
 4. one DSA draw per class applied to that class's real *and* synthetic images (Siamese);
@@ -15,6 +15,24 @@ Every built-in method is a recipe over :class:`MatchingMethod`: a representation
 
 With an instance-norm network (no batch statistics) all classes share one forward pass and the loss is a sum of
 per-class terms, which is what lets a run split its classes over processes.
+
+Trained feature pools (``pool``, ``pool_epochs``, ``pool_fresh``): matching under networks that have already learnt
+something of the data, the idea of IDM (Zhao et al., CVPR 2023) and DANCE (Zhang et al., IJCAI 2024). As their
+public code reads (uitrbn/IDM, Hansong-Zhang/DANCE; the papers themselves were not read): IDM keeps a queue of
+networks during condensation, where a fresh network joins every few iterations (the oldest leaves), a few members
+are trained some SGD steps on real batches after every iteration, and each iteration matches under randomly drawn
+members, so it sees networks at every stage of early training; it also adds a cross-entropy term on the synthetic
+images and its own augmentation. DANCE trains a pool of networks beforehand and matches, at every iteration,
+under a random interpolation between one member's initial and trained weights, then takes a cross-entropy step
+under the trained member. We take the part they share and that fits one loop for every recipe: ``pool`` networks
+of ``net`` trained beforehand for ``pool_epochs`` epochs on the real data
+(:func:`~condensed_data.condense.pretrained.trained_networks`, cached on disk, built at first use), one
+drawn uniformly from the run's generator at every network change; ``pool_fresh`` mixes in fresh random networks,
+a coarse stand-in for the untrained end of IDM's queue and of DANCE's interpolation. Neither paper's schedule,
+cross-entropy terms nor augmentation is reproduced, and whether this recovers their gains is not verified: the
+benchmarks measure what it does here. The pool is part of the checkpoint (its weights are in :meth:`state_dict`),
+so a resumed run continues under exactly the same networks; the processes of a multi-process run use one pool
+(the first process to need a member trains and caches it, the others wait on its lock and load it).
 
 >>> from condensed_data.condense.registry import get_method
 >>> issubclass(get_method("dm"), MatchingMethod), get_method("dm").representation_class.__name__
@@ -97,7 +115,8 @@ class MatchingConfig(MethodConfig):
 
 
 class MatchingMethod(Method):
-    """A representation matched to real data under random networks by an objective (see the module docstring).
+    """A representation matched to real data under random (or trained) networks by an objective (see the module
+    docstring).
 
     A recipe subclass sets ``name``, ``config_class`` (a :class:`MatchingConfig`), ``representation_class`` (its
     ``kind`` and ``sharding`` become the method's) and implements :meth:`build_representation` and
