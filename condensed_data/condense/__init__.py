@@ -3,7 +3,8 @@
 * :mod:`.method`: the method contract (:class:`Method`, :class:`MethodConfig`).
 * :mod:`.representations`: what a method optimizes and how it becomes images (pixels, generator + codes,
   diffusion latents).
-* :mod:`.matching`: the one matching loop (random networks, DSA, objective, regularizers) the recipes build on.
+* :mod:`.matching`: the one matching loop (random networks, DSA, objective, regularizers) the recipes build on;
+  :mod:`.pretrained`: networks trained a few epochs on the real data (trained feature pools, teachers), cached.
 * :mod:`.objectives`: how real and synthetic features are compared (DM, ATOM, ECHO) and DCGM's regularizers.
 * :mod:`.augment`: differentiable Siamese augmentation (DSA).
 * :mod:`.registry`: methods and objectives by name, from entry points (:mod:`.plugin_registry`: one group's

@@ -1,11 +1,11 @@
-"""The one matching loop: representations compared with real data under random networks (training wing).
+"""The one matching loop: representations compared with real data under random or trained networks (training wing).
 
 Every built-in method is a recipe over :class:`MatchingMethod`: a representation
 (:mod:`condensed_data.condense.representations`: what is optimized and how it becomes images), an objective
 (:mod:`condensed_data.condense.objectives`: how features are compared), regularizers and defaults. One iteration:
 
-1. the random network of the iteration (frozen; a fresh one every ``iters_per_net`` iterations, rebuilt from its
-   seed after a resume);
+1. the network of the iteration (frozen; a new draw every ``iters_per_net`` iterations, the same one after a
+   resume): a freshly initialized one, or, with ``pool > 0``, a member of the trained pool (below);
 2. a real batch of ``batch_real`` images of each class (of this process's classes when sharded by classes);
 3. the representation's images of the same classes (any number per class), differentiable;
 4. one DSA draw per class applied to that class's real *and* synthetic images (Siamese);
@@ -15,6 +15,24 @@ Every built-in method is a recipe over :class:`MatchingMethod`: a representation
 
 With an instance-norm network (no batch statistics) all classes share one forward pass and the loss is a sum of
 per-class terms, which is what lets a run split its classes over processes.
+
+Trained feature pools (``pool``, ``pool_epochs``, ``pool_fresh``): matching under networks that have already learnt
+something of the data, the idea of IDM (Zhao et al., CVPR 2023) and DANCE (Zhang et al., IJCAI 2024). As their
+public code reads (uitrbn/IDM, Hansong-Zhang/DANCE; the papers themselves were not read): IDM keeps a queue of
+networks during condensation, where a fresh network joins every few iterations (the oldest leaves), a few members
+are trained some SGD steps on real batches after every iteration, and each iteration matches under randomly drawn
+members, so it sees networks at every stage of early training; it also adds a cross-entropy term on the synthetic
+images and its own augmentation. DANCE trains a pool of networks beforehand and matches, at every iteration,
+under a random interpolation between one member's initial and trained weights, then takes a cross-entropy step
+under the trained member. We take the part they share and that fits one loop for every recipe: ``pool`` networks
+of ``net`` trained beforehand for ``pool_epochs`` epochs on the real data
+(:func:`~condensed_data.condense.pretrained.trained_networks`, cached on disk, built at first use), one
+drawn uniformly from the run's generator at every network change; ``pool_fresh`` mixes in fresh random networks,
+a coarse stand-in for the untrained end of IDM's queue and of DANCE's interpolation. Neither paper's schedule,
+cross-entropy terms nor augmentation is reproduced, and whether this recovers their gains is not verified: the
+benchmarks measure what it does here. The pool is part of the checkpoint (its weights are in :meth:`state_dict`),
+so a resumed run continues under exactly the same networks; the processes of a multi-process run use one pool
+(the first process to need a member trains and caches it, the others wait on its lock and load it).
 
 >>> from condensed_data.condense.registry import get_method
 >>> issubclass(get_method("dm"), MatchingMethod), get_method("dm").representation_class.__name__
@@ -35,6 +53,7 @@ from condensed_data.artifact.manifest import Decode
 from condensed_data.condense.augment import DSA
 from condensed_data.condense.method import Method, MethodConfig, require_positive_ints
 from condensed_data.condense.objectives import Objective, inter_class_loss, intra_class_loss, make_objective
+from condensed_data.condense.pretrained import trained_networks
 from condensed_data.condense.representations import Pixels, Representation
 from condensed_data.condense.representations.pixels import INITS
 from condensed_data.data import RealDataset
@@ -67,6 +86,16 @@ class MatchingConfig(MethodConfig):
             representation's parameters, of each loss term as it enters the loss (``match``, the objective's
             parts such as ``match.channel``, each weighted regularizer) and report it in :meth:`diagnostics`
             (logged by the loop). Costs one extra backward pass per term on those iterations; nothing otherwise.
+        pool: Size of the trained feature pool: networks of ``net`` trained ``pool_epochs`` epochs on the real
+            data (:func:`condensed_data.condense.pretrained.trained_networks`, cached on disk), one drawn at every
+            network change instead of a freshly initialized one. 0 (the default): fresh random networks only.
+        pool_epochs: Training epochs of each pool member. 2 by default: networks early in training, the range
+            IDM draws from (DANCE trains longer and interpolates back towards the initialization), far enough from
+            their initialization to have learnt the data's features, and a pool that builds in seconds on a GPU
+            (minutes per member on a CPU for Fashion-MNIST). Not tuned: the benchmarks compare other values.
+        pool_fresh: Probability that a network change takes a fresh random network rather than a pool member
+            (IDM and DANCE also match under networks anywhere between initialization and training); 0 by
+            default. Only with ``pool > 0``.
     """
 
     objective: str = "dm"
@@ -79,9 +108,12 @@ class MatchingConfig(MethodConfig):
     lambda_inter: float = 0.0
     regularizer_weights: str = "absolute"
     grad_norms_every: int = 0
+    pool: int = 0
+    pool_epochs: int = 2
+    pool_fresh: float = 0.0
 
     def __post_init__(self) -> None:
-        require_positive_ints(self, "batch_real", "iters_per_net")
+        require_positive_ints(self, "batch_real", "iters_per_net", "pool_epochs")
         for name in ("lambda_intra", "lambda_inter"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
@@ -91,11 +123,18 @@ class MatchingConfig(MethodConfig):
             raise ValueError(f"grad_norms_every must be an integer >= 0, got {self.grad_norms_every!r}")
         if self.grad_norms_every < 0:
             raise ValueError(f"grad_norms_every must be an integer >= 0, got {self.grad_norms_every!r}")
+        if isinstance(self.pool, bool) or not isinstance(self.pool, int) or self.pool < 0:
+            raise ValueError(f"pool must be an integer >= 0 (0: fresh random networks only), got {self.pool!r}")
+        if not 0 <= self.pool_fresh < 1:
+            raise ValueError(f"pool_fresh must be in [0, 1), got {self.pool_fresh}")
+        if self.pool_fresh and not self.pool:
+            raise ValueError("pool_fresh mixes fresh networks into a trained pool: set pool >= 1 too, or pool_fresh=0")
         make_objective(self.objective, self.objective_options)  # named errors now, not at the first iteration
 
 
 class MatchingMethod(Method):
-    """A representation matched to real data under random networks by an objective (see the module docstring).
+    """A representation matched to real data under random (or trained) networks by an objective (see the module
+    docstring).
 
     A recipe subclass sets ``name``, ``config_class`` (a :class:`MatchingConfig`), ``representation_class`` (its
     ``kind`` and ``sharding`` become the method's) and implements :meth:`build_representation` and
@@ -140,6 +179,10 @@ class MatchingMethod(Method):
         self._net_seed: int | None = None
         self.terms: dict[str, float] = {}
         self.grad_norms: dict[str, float] = {}
+        # The trained pool: its seed is drawn after the representation's, so pool=0 draws what it always drew.
+        self._pool_seed = int(torch.randint(0, 2**62, (), generator=generator)) if cfg.pool else None
+        self._pool: list[torch.nn.Module] | None = None  # built at first use, or loaded from a checkpoint
+        self._member: int | None = None  # the pool member in use, -1 for a fresh network (pool_fresh)
 
     # -- what a recipe provides --------------------------------------------------------------------------------
     @abstractmethod
@@ -172,19 +215,34 @@ class MatchingMethod(Method):
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         state = {**super().state_dict(), **self.representation.extra_state()}
-        if self.config.iters_per_net > 1:
+        if self.config.iters_per_net > 1 or self.config.pool:
             # The shared network is rebuilt from its seed, so a run resumed mid-way keeps using the same one.
             state["net_seed"] = torch.tensor(-1 if self._net_seed is None else self._net_seed)
+        if self.config.pool:
+            # The pool itself travels with the run: a resume continues under exactly these networks.
+            state["pool.member"] = torch.tensor(-2 if self._member is None else self._member)
+            for i, net in enumerate(self.pool_networks()):
+                state.update({f"pool.{i}.{name}": t.detach().clone() for name, t in net.state_dict().items()})
         return state
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
         state = dict(state)
         seed = state.pop("net_seed", None)
+        member = state.pop("pool.member", None)
+        pool = {key: state.pop(key) for key in [k for k in state if k.startswith("pool.")]}
         extra = {key: state.pop(key) for key in self.representation.extra_state()}
+        if bool(self.config.pool) != (member is not None):
+            has = ("has no", "uses one") if member is None else ("has one", "does not use one")
+            raise ValueError(f"the state {has[0]} trained pool (pool.member) but this method {has[1]} (pool option)")
         super().load_state_dict(state)
         self.representation.load_extra_state(extra)
         self._net = None
         self._net_seed = None if seed is None or int(seed) < 0 else int(seed)
+        if member is not None:
+            self._member = None if int(member) == -2 else int(member)
+            self._pool = [self._load_member(pool, i) for i in range(self.config.pool)]
+            if pool:
+                raise ValueError(f"the state holds tensors of no pool member: {sorted(pool)[:3]}")
 
     def shard(self, index: int, count: int) -> None:
         super().shard(index, count)
@@ -260,7 +318,7 @@ class MatchingMethod(Method):
 
     # -- the loop's parts --------------------------------------------------------------------------------------
     def random_network(self, generator: torch.Generator) -> torch.nn.Module:
-        """A freshly initialized, frozen feature extractor."""
+        """A freshly initialized, frozen feature extractor (in training mode)."""
         c, h, w = self.real.image_shape
         net = get_network(
             self.config.net,
@@ -275,9 +333,25 @@ class MatchingMethod(Method):
             p.requires_grad_(False)
         return net
 
+    def pool_networks(self) -> list[torch.nn.Module]:
+        """The trained pool (``config.pool`` networks; empty without one), trained or loaded from cache at first use."""
+        cfg = self.config
+        if self._pool is None:
+            self._pool = []
+            if cfg.pool:
+                kwargs = {"arch": cfg.net, "count": cfg.pool, "epochs": cfg.pool_epochs, "seed": self._pool_seed}
+                self._pool = trained_networks(self.real, **kwargs, device=self.device)
+        return self._pool
+
     def network(self, iteration: int, generator: torch.Generator) -> torch.nn.Module:
-        """The random network of ``iteration``: drawn from ``generator`` every ``iters_per_net`` iterations."""
+        """The network of ``iteration``: drawn from ``generator`` every ``iters_per_net`` iterations.
+
+        A fresh random one; with a trained pool, a member drawn uniformly (or, with probability ``pool_fresh``, a
+        fresh random one).
+        """
         every = self.config.iters_per_net
+        if self.config.pool:
+            return self._pool_network(iteration, generator)
         if every == 1:
             return self.random_network(generator)
         if iteration % every == 0 or self._net_seed is None:
@@ -286,6 +360,30 @@ class MatchingMethod(Method):
         if self._net is None:
             self._net = self.random_network(make_generator(self._net_seed))
         return self._net
+
+    def _pool_network(self, iteration: int, generator: torch.Generator) -> torch.nn.Module:
+        cfg = self.config
+        if iteration % cfg.iters_per_net == 0 or self._member is None:
+            fresh = cfg.pool_fresh and float(torch.rand((), generator=generator)) < cfg.pool_fresh
+            if fresh:
+                self._member, self._net = -1, None
+                self._net_seed = int(torch.randint(0, 2**62, (), generator=generator))
+            else:
+                self._member = int(torch.randint(0, cfg.pool, (), generator=generator))
+        if self._member >= 0:
+            return self.pool_networks()[self._member]
+        if self._net is None:
+            self._net = self.random_network(make_generator(self._net_seed))
+        return self._net
+
+    def _load_member(self, state: dict[str, torch.Tensor], index: int) -> torch.nn.Module:
+        """Pool member ``index`` from the ``pool.<index>.*`` tensors of ``state`` (removed from it)."""
+        prefix = f"pool.{index}."
+        net = self.random_network(make_generator(0))
+        net.load_state_dict(
+            {k[len(prefix) :]: state.pop(k).to(self.device) for k in list(state) if k.startswith(prefix)}
+        )
+        return net
 
     def augment_pair(
         self, real: torch.Tensor, syn: torch.Tensor, labels: torch.Tensor, generator: torch.Generator

@@ -121,10 +121,13 @@ def train_network(
     device: torch.device | str = "cpu",
     progress: bool = False,
     desc: str = "train",
+    lr_decay: bool = True,
 ) -> torch.nn.Module:
     """Train one freshly initialized ``config.arch`` network on pixel-space ``images`` and return it.
 
-    Labels are class indices ``(N,)`` or probability vectors ``(N, K)``.
+    Labels are class indices ``(N,)`` or probability vectors ``(N, K)``. ``lr_decay=False`` keeps the learning rate
+    at ``config.lr`` throughout (no x0.1 at half of training): what a network a few epochs into a longer training
+    sees, as in the trained feature pools of :mod:`condensed_data.condense.pretrained`.
     """
     device = torch.device(device)
     _check_set(images, labels, num_classes)
@@ -142,7 +145,7 @@ def train_network(
         net.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
     )
     n = x_all.shape[0]
-    decay_at = config.epochs // 2
+    decay_at = config.epochs // 2 if lr_decay else None
     for epoch in tqdm(range(config.epochs), desc=desc, disable=not progress, leave=False, mininterval=1.0):
         if epoch == decay_at:
             for group in optimizer.param_groups:
