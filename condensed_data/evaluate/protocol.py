@@ -204,14 +204,16 @@ def _run(
     subject: str,
     normalization: Normalization | Recipe | None,
 ) -> list[Evaluation]:
-    """Train ``config.models`` networks per architecture on ``make_set(model_index)`` and summarize."""
+    """Train ``config.models`` networks per architecture on ``make_set(model_index)`` and summarize; the result's
+    ``labels`` is ``"soft"`` when the set's labels are probability rows."""
     normalization = _mean_std(normalization, test)
     results = []
     for arch in archs or [config.arch]:
         cfg = dataclasses.replace(config, arch=arch)
-        accuracies = []
+        accuracies, kinds = [], set()
         for m in range(cfg.models):
             images, labels = make_set(m)
+            kinds.add("soft" if labels.dim() == 2 else "hard")
             gen = make_generator(derive_seed(seed, "evaluate", subject, arch, m))
             net = train_network(
                 images,
@@ -238,6 +240,7 @@ def _run(
                 accuracies=tuple(accuracies),
                 protocol=cfg.protocol(device),
                 subject=subject,
+                labels=kinds.pop(),
             )
         )
     return results
@@ -291,16 +294,20 @@ def evaluate_random_real(
     device: torch.device | str = "cpu",
     progress: bool = False,
     normalization: Normalization | Recipe | None = None,
+    labeller: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> list[Evaluation]:
     """The random-real baseline: ``ipc`` random real training images per class, evaluated the same way.
 
     Every model gets its own random subset (drawn from a seed derived from ``(seed, ipc, model index)``), so the
-    reported std includes the variance of the subset choice, as for the published "Random" rows.
+    reported std includes the variance of the subset choice, as for the published "Random" rows. ``labeller``
+    labels the subset's pixel-space images instead of their classes (e.g. a teacher's soft labels, so the baseline
+    of a soft-label set is trained the same way: see :mod:`condensed_data.condense.soft_labels`); the subsets
+    drawn do not depend on it.
     """
 
     def make_set(m: int) -> tuple[torch.Tensor, torch.Tensor]:
         subset = train.subset_per_class(ipc, generator=make_generator(derive_seed(seed, "random-real", ipc, m)))
-        return subset.images, subset.labels
+        return subset.images, (subset.labels if labeller is None else labeller(subset.images))
 
     return _run(
         make_set,
