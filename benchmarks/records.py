@@ -1,7 +1,9 @@
 """Benchmark records: one JSON file per benchmark under benchmarks/results/, each a list of records.
 
 A record is replaced (not duplicated) when a new one has the same identity (``IDENTITY``): benchmark, dataset,
-method, ipc, arch, metric, steps, threads, precision, seed, budget and device. The seed is the run's base seed
+method, ipc, arch, labels, metric, steps, threads, precision, seed, budget and device. ``labels`` is the labels kind a
+record's runs trained with (``"hard"`` or ``"soft"``), written by the DD-Ranking records (ranking.json); the other
+records are hard-label runs and write none. The seed is the run's base seed
 (``--seed`` of accuracy.py and lr_sweep.py; the artifact's seed for the accuracies of a saved artifact, from
 evaluate_artifact.py and ld3m_decode.py; every random draw of the run derives from it), so rerunning a benchmark at
 another seed adds a record beside the others instead of replacing one, and the tables show the spread over seeds.
@@ -29,6 +31,7 @@ IDENTITY = (
     "method",
     "ipc",
     "arch",
+    "labels",
     "metric",
     "steps",
     "threads",

@@ -79,8 +79,8 @@ def _print_evaluations(evaluations, label: str) -> None:
     for e in evaluations:
         name = {"condensed": label, "random-real": "random real", "full-real": "full real train"}[e.subject]
         print(
-            f"  {name:<22} {e.labels:<4} {e.arch:<10} {100 * e.accuracy_mean:6.2f} ± {100 * e.accuracy_std:4.2f} %  "
-            f"({e.models} models)"
+            f"  {name:<22} {e.arch:<10} {100 * e.accuracy_mean:6.2f} ± {100 * e.accuracy_std:4.2f} %  "
+            f"({e.models} models, {e.labels} labels)"
         )
 
 
