@@ -150,6 +150,10 @@ def test_condense_writes_soft_labels_and_records_the_teacher(soft_run, digits, t
     saved = json.loads((result.folder / "condensed.json").read_text())
     assert saved["teacher"]["temperature"] == TEMPERATURE and saved["recipe"]["targets"] == "soft"
     assert [(e.subject, e.labels) for e in m.evaluation] == [("condensed", "soft"), ("random-real", "soft")]
+    card = (result.folder / "README.md").read_text()
+    assert "| condensed | convnet-d1 | 1 |" in card and "| digits/test | soft |" in card
+    assert "soft targets: cross-entropy against each item's stored probability row" in card
+    assert f"temperature {TEMPERATURE:g}" in card
 
 
 def test_the_soft_random_real_baseline_is_labelled_by_the_same_teacher(soft_run, digits, teacher):
@@ -286,3 +290,18 @@ def test_the_soft_label_benchmark_writes_separate_ranking_records(digits, teache
     with pytest.raises(SystemExit):
         accuracy.main()
     assert "describe soft labels: add --labels soft" in capsys.readouterr().err
+
+
+def test_a_soft_set_without_a_teacher_has_no_ranking_and_a_hard_baseline(soft_run, tmp_path, capsys):
+    from condensed_data.artifact.folder import write_manifest
+
+    result, _ = soft_run
+    folder = tmp_path / "imported"
+    shutil.copytree(result.folder, folder)
+    write_manifest(folder, result.manifest.replace(teacher=None))  # as an imported soft-label set
+    common = ["--eval-epochs", "1", "--eval-models", "1", "--eval-arch", "convnet-d1"]
+    assert main(["evaluate", str(folder), "--ranking", *common]) == 2
+    assert "record no teacher" in capsys.readouterr().err
+    assert main(["evaluate", str(folder), "--baseline", "--write", *common]) == 0
+    runs = [(e.subject, e.labels) for e in CondensedDataset(folder).manifest.evaluation]
+    assert ("condensed", "soft") in runs and ("random-real", "hard") in runs  # kept apart by their labels kind

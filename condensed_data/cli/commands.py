@@ -166,7 +166,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     results = protocol.evaluate(images, labels, test, archs=_archs(args), **common)
     if args.baseline or args.ranking:
         train = load_dataset(m.source.name, m.source.split, root=args.data_root, download=args.download)
-        labeller = _set_labeller(m, train, args.device) if labels.dim() == 2 else None
+        labeller = _set_labeller(m, train, args) if labels.dim() == 2 else None
         results += protocol.evaluate_random_real(
             train, test, ipc=m.images_per_class, archs=_archs(args), labeller=labeller, **common
         )
@@ -188,16 +188,20 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _set_labeller(m, train, device: str):
-    """Labels random real images as the soft-label set ``m`` was labelled: by its recorded teacher."""
+def _set_labeller(m, train, args: argparse.Namespace):
+    """Labels random real images as the soft-label set ``m`` was labelled: by its recorded teacher (None: the set
+    records none, and the baseline keeps hard labels, recorded as such)."""
     from condensed_data.condense import soft_labels
 
     if m.teacher is None:
-        raise ValueError(
-            "the set's soft labels record no teacher (imported, or learned with the set), so random real images "
-            "cannot be labelled the same way for the random-real baseline and IOR; evaluate without --baseline "
-            "and --ranking"
-        )
+        if args.ranking:
+            raise ValueError(
+                "the set's soft labels record no teacher (imported, or learned with the set), so random real images "
+                "cannot be labelled the same way, as IOR requires; evaluate it without --ranking"
+            )
+        logging.getLogger(__name__).warning("no teacher recorded: the random-real baseline trains on hard labels")
+        return None
+    device = args.device
     net = soft_labels.teacher_network(train, m.teacher, device=device)
     options = {"temperature": m.teacher.temperature, "mean": m.recipe.mean, "std": m.recipe.std, "device": device}
     return lambda images: soft_labels.soft_labels(net, images, **options)
