@@ -38,6 +38,8 @@ def main() -> None:
     for path in args.paths:
         ds = CondensedDataset(path)
         m = ds.manifest
+        if m.label_kind == "soft":  # accuracy.json holds hard-label rows only; soft ones go to ranking.json
+            p.error(f"{path} has soft labels: use benchmarks/accuracy.py --labels soft (records in ranking.json)")
         test = load_dataset(m.source.name, "test")
         images, labels = ds.tensors()
         start = time.perf_counter()

@@ -1,9 +1,11 @@
 """Benchmark records: one JSON file per benchmark under benchmarks/results/, each a list of records.
 
 A record is replaced (not duplicated) when a new one has the same identity (``IDENTITY``): benchmark, dataset,
-method, ipc, arch, metric, steps, threads, precision, seed, budget, device, and for a selection sweep the setting
-swept (``{"lr_img": 100}``, selection.py). The seed is the run's condensation seed (``--seeds`` of accuracy.py and selection.py;
-the evaluation networks' seed stays fixed, so records at several seeds show the condensation's spread; the
+method, ipc, arch, labels, metric, steps, threads, precision, seed, budget, device, and for a selection sweep the
+setting swept (``{"lr_img": 100}``, selection.py). ``labels`` is the labels kind a record's runs trained with
+(``"hard"`` or ``"soft"``), written by the DD-Ranking records (ranking.json); the other records are hard-label runs
+and write none. The seed is the run's condensation seed (``--seeds`` of accuracy.py and selection.py; the
+evaluation networks' seed stays fixed, so records at several seeds show the condensation's spread; the
 artifact's seed for the accuracies of a saved artifact, from
 evaluate_artifact.py and ld3m_decode.py; every random draw of the run derives from it), so rerunning a benchmark at
 another seed adds a record beside the others instead of replacing one, and the tables show the spread over seeds.
@@ -37,6 +39,7 @@ IDENTITY = (
     "method",
     "ipc",
     "arch",
+    "labels",
     "metric",
     "steps",
     "threads",

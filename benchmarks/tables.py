@@ -346,9 +346,39 @@ def parquet_view_table(res: Results) -> str:
     return _markdown(header, cells, _flat(rows))
 
 
+def _accuracy_pair(run: list[dict], prefix: str) -> str:
+    """ "mean ± std" of one run's ``<prefix>_mean`` and ``<prefix>_std`` (%), or the spread over seeds."""
+    if len(run) == 1:
+        return f"{100 * run[0][prefix + '_mean']:.2f} ± {100 * run[0][prefix + '_std']:.2f}"
+    return _spread([100 * r[prefix + "_mean"] for r in run], ".2f")
+
+
+def ranking_table(res: Results) -> str:
+    """DD-Ranking's metrics (benchmarks/results/ranking.json), one row per set, network and labels kind: a
+    soft-label row's set and random real images both trained on soft labels, a hard-label row's on hard ones."""
+    rows = sorted(
+        runs(res("ranking")),
+        key=lambda run: (run[0]["dataset"], run[0]["ipc"], run[0]["labels"], run[0]["method"], run[0]["arch"]),
+    )
+    header = ["dataset", "method", "IPC", "labels", "network", "set (%)", "random real, same labels (%)", "IOR"]
+    header += ["set, hard labels (%)", "full real train, hard (%)", "HLR", "models", "budget", "device", "date"]
+    if not rows:
+        return "\n".join(["| " + " | ".join(header) + " |", "|" + "---|" * len(header), "",
+                          "No records yet: `benchmarks/accuracy.py --labels soft` (or `--ranking`) adds them."])  # fmt: skip
+    cells = []
+    for run in rows:
+        r = run[0]
+        cells.append([r["dataset"], r["method"], r["ipc"], r["labels"], r["arch"], _accuracy_pair(run, "accuracy"),
+                      _accuracy_pair(run, "random_accuracy"), _value(run, "ior", "+.4f"),
+                      _accuracy_pair(run, "hard_accuracy"), _accuracy_pair(run, "full_real_accuracy"),
+                      _value(run, "hlr", "+.4f"), r["models"], _budget(r["budget"]), r["device"], _date(run)])  # fmt: skip
+    return _markdown(header, cells, _flat(rows))
+
+
 TABLES: dict[str, Callable[[Results], str]] = {
     "parquet-view": parquet_view_table,
     "accuracy": accuracy_table,
+    "ranking": ranking_table,
     "cross-arch": cross_arch_table,
     "selection": selection_table,
     "lr-sweep": lr_sweep_table,

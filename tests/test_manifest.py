@@ -142,3 +142,64 @@ def test_provenance_round_trip_and_version():
     data["provenance"]["files"] = {"x.pt": "md5:1"}
     with pytest.raises(ManifestError, match=r"provenance.files\['x.pt'\]"):
         Manifest.from_dict(data)
+
+
+def _soft_manifest() -> Manifest:
+    from condensed_data.artifact.manifest import Teacher
+
+    m = Manifest.example()
+    run = Evaluation(arch="convnet", test_set="digits/test", models=1, accuracy_mean=0.5, accuracy_std=0.0)
+    return m.replace(
+        label_kind="soft",
+        teacher=Teacher(arch="convnet", epochs=20, seed=0, temperature=4.0),
+        recipe=Recipe(mean=m.recipe.mean, std=m.recipe.std, targets="soft"),
+        evaluation=(
+            Evaluation(**{**run.__dict__, "labels": "soft"}),
+            Evaluation(**{**run.__dict__, "subject": "random-real", "labels": "soft"}),
+            Evaluation(**{**run.__dict__, "subject": "full-real"}),
+        ),
+    )
+
+
+def test_soft_labels_round_trip_with_their_teacher_and_targets():
+    m = _soft_manifest()
+    data = json.loads(m.to_json())
+    assert data["teacher"] == {"arch": "convnet", "epochs": 20, "seed": 0, "temperature": 4.0}
+    assert data["recipe"]["targets"] == "soft"
+    assert [(e["subject"], e["labels"]) for e in data["evaluation"]] == [
+        ("condensed", "soft"), ("random-real", "soft"), ("full-real", "hard")
+    ]  # fmt: skip
+    assert Manifest.from_json(m.to_json()) == m
+    assert "teacher" not in Manifest.example().to_dict()  # written only for a set that has one
+
+
+def test_soft_label_fields_are_validated_by_name():
+    m = _soft_manifest()
+    with pytest.raises(ManifestError, match="label_kind is 'hard'"):
+        m.replace(label_kind="hard")
+    with pytest.raises(ManifestError, match="recipe.targets must be 'hard'"):
+        Recipe(mean=(0.3,), std=(0.4,), targets="probabilities")
+    with pytest.raises(ManifestError, match="evaluation.labels"):
+        Evaluation(arch="convnet", test_set="x", models=1, accuracy_mean=0.5, accuracy_std=0.0, labels="mixed")
+    with pytest.raises(ManifestError, match="evaluation.subject must be one of"):
+        Evaluation(arch="convnet", test_set="x", models=1, accuracy_mean=0.5, accuracy_std=0.0, subject="real")
+    data = m.to_dict()
+    data["teacher"]["epochs"] = 0
+    with pytest.raises(ManifestError, match="teacher.epochs must be >= 1"):
+        Manifest.from_dict(data)
+
+
+def test_soft_label_manifests_written_before_targets_keep_training_on_soft_labels():
+    """An imported soft-label set written before recipe.targets and evaluation[].labels trained (and was evaluated)
+    on its soft labels; its random-real baseline on hard ones."""
+    data = _soft_manifest().to_dict()
+    del data["teacher"]
+    del data["recipe"]["targets"]
+    data["evaluation"] = data["evaluation"][:2]
+    for e in data["evaluation"]:
+        del e["labels"]
+    old = Manifest.from_dict(data)
+    assert old.recipe.targets == "soft"
+    assert [(e.subject, e.labels) for e in old.evaluation] == [("condensed", "soft"), ("random-real", "hard")]
+    hard = example_dict()
+    assert Manifest.from_dict(hard).recipe.targets == "hard"

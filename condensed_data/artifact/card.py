@@ -208,10 +208,10 @@ def render_card(manifest: Manifest, *, repo_id: str | None = None) -> str:
         "",
     ]
     if m.evaluation:
-        lines += ["| set | network | models | test accuracy | test set |", "|---|---|---|---|---|"]
+        lines += ["| set | network | models | test accuracy | test set | labels |", "|---|---|---|---|---|---|"]
         for e in m.evaluation:
             lines.append(
-                f"| {e.subject} | {e.arch} | {e.models} | {100 * e.accuracy_mean:.2f} ± {100 * e.accuracy_std:.2f} % | {e.test_set} |"
+                f"| {e.subject} | {e.arch} | {e.models} | {100 * e.accuracy_mean:.2f} ± {100 * e.accuracy_std:.2f} % | {e.test_set} | {e.labels} |"
             )
         protocol = m.evaluation[0].protocol
         if protocol:
@@ -227,6 +227,19 @@ def render_card(manifest: Manifest, *, repo_id: str | None = None) -> str:
         f"- augmentation: {r.augmentation}",
         f"- network: {r.arch}; {r.optimizer} lr {r.lr}, momentum {r.momentum}, weight decay {r.weight_decay}",
         f"- {r.epochs} epochs, batch size {r.batch_size}, schedule: {r.lr_schedule}",
+        *(
+            [
+                "- soft targets: cross-entropy against each item's stored probability row"
+                + (
+                    f" (labelled by a {m.teacher.arch} teacher trained {m.teacher.epochs} epochs on the real data, "
+                    f"temperature {m.teacher.temperature:g})"
+                    if m.teacher is not None
+                    else ""
+                )
+            ]
+            if r.targets == "soft"
+            else []
+        ),
         "",
         "## Preview",
         "",

@@ -9,6 +9,12 @@ Images are stored in *pixel space* (values nominally in ``value_space.pixel_rang
 torchvision's ``ToTensor``); the training recipe says which normalization to apply on top (``recipe.mean`` /
 ``recipe.std``), exactly as one would for the real dataset.
 
+Labels are hard (one class index per item) or soft (``label_kind: "soft"``: one probability row per item, (N, K)).
+A soft-label set made by condensed-data records its ``teacher`` (the network that labelled it: architecture, epochs,
+seed, temperature), and its recipe says ``targets: "soft"`` (train with cross-entropy against the stored rows).
+Every evaluation says which labels it trained with (``labels``), so soft- and hard-label results never mix; a
+soft-label manifest written before those two fields existed reads them as ``"soft"`` (what it was trained on).
+
 >>> m = Manifest.from_json(Manifest.example().to_json())
 >>> m.kind, m.images_per_class
 ('tensors', 1)
@@ -23,19 +29,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from condensed_data._version import __version__
-from condensed_data.artifact.strict_json import ManifestError, build, load_json, require, to_plain
+from condensed_data.artifact.strict_json import MAX_JSON_DEPTH, ManifestError, build, load_json, require, to_plain
 
 __all__ = [
     "FORMAT_VERSION",
     "MANIFEST_NAME",
     "KINDS",
     "ManifestError",
+    "MAX_JSON_DEPTH",
+    "load_json",
     "FileEntry",
     "SourceInfo",
     "Holdout",
     "MethodSpec",
     "ValueSpace",
     "Recipe",
+    "Teacher",
     "Evaluation",
     "Provenance",
     "Decode",
@@ -50,6 +59,8 @@ MANIFEST_NAME = "condensed.json"
 # "webdataset": the images and hard labels of a set as tar shards (condensed_data/interop/webdataset.py), for streaming.
 KINDS = ("tensors", "generator", "latent-diffusion", "webdataset")
 LABEL_KINDS = ("hard", "soft")
+# What an evaluation trained on: the set, random real images at the same images per class, or the whole real train split.
+SUBJECTS = ("condensed", "random-real", "full-real")
 # Formats that unpickle on load (torch.save, pickle, joblib, ...): never part of an artifact.
 PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin", ".joblib")
 
@@ -154,7 +165,11 @@ class ValueSpace:
 
 @dataclass(frozen=True)
 class Recipe:
-    """The training recipe the set was made for: normalization, augmentation, optimizer and schedule."""
+    """The training recipe the set was made for: normalization, augmentation, optimizer and schedule, and targets.
+
+    ``targets`` says what to train on: ``"hard"``, the class of every item (for a soft-label set: the class it was
+    made for, class-major), or ``"soft"``, cross-entropy against the stored probability rows (soft-label sets only).
+    """
 
     mean: tuple[float, ...]
     std: tuple[float, ...]
@@ -167,8 +182,13 @@ class Recipe:
     momentum: float = 0.9
     weight_decay: float = 5e-4
     lr_schedule: str = "step: x0.1 at epochs // 2"
+    targets: str = "hard"
 
     def __post_init__(self) -> None:
+        require(
+            self.targets in LABEL_KINDS,
+            f"recipe.targets must be 'hard' (class indices) or 'soft' (the stored probabilities), got {self.targets!r}",
+        )
         require(
             len(self.mean) == len(self.std) and len(self.mean) > 0,
             "recipe.mean and recipe.std must be per-channel lists of equal, non-zero length",
@@ -179,8 +199,32 @@ class Recipe:
 
 
 @dataclass(frozen=True)
+class Teacher:
+    """The network that labelled a soft-label set: ``arch`` trained ``epochs`` epochs on the real train split from
+    ``seed``; the stored labels are ``softmax(logits / temperature)`` of the normalized images."""
+
+    arch: str
+    epochs: int
+    seed: int
+    temperature: float
+
+    def __post_init__(self) -> None:
+        require(bool(self.arch), "teacher.arch must name a network")
+        require(self.epochs >= 1, f"teacher.epochs must be >= 1, got {self.epochs}")
+        require(
+            math.isfinite(self.temperature) and self.temperature > 0,
+            f"teacher.temperature must be a positive number, got {self.temperature}",
+        )
+
+
+@dataclass(frozen=True)
 class Evaluation:
-    """One evaluation result: K freshly initialized networks of ``arch`` trained on the set, tested on real data."""
+    """One evaluation result: K freshly initialized networks of ``arch`` trained on the set, tested on real data.
+
+    ``subject`` is what they were trained on (:data:`SUBJECTS`: the set, random real images at the same images per
+    class, or the whole real train split) and ``labels`` with which targets (``"hard"`` class indices or ``"soft"``
+    probabilities): soft- and hard-label results are separate entries, never mixed.
+    """
 
     arch: str
     test_set: str
@@ -190,6 +234,7 @@ class Evaluation:
     accuracies: tuple[float, ...] = ()
     protocol: dict[str, Any] = field(default_factory=dict)
     subject: str = "condensed"
+    labels: str = "hard"
 
     def __post_init__(self) -> None:
         require(self.models > 0, f"evaluation.models must be > 0, got {self.models}")
@@ -203,10 +248,8 @@ class Evaluation:
             not self.accuracies or len(self.accuracies) == self.models,
             f"evaluation.accuracies has {len(self.accuracies)} entries but models is {self.models}",
         )
-        require(
-            self.subject in ("condensed", "random-real"),
-            f"evaluation.subject must be 'condensed' or 'random-real', got {self.subject!r}",
-        )
+        require(self.subject in SUBJECTS, f"evaluation.subject must be one of {list(SUBJECTS)}, got {self.subject!r}")
+        require(self.labels in LABEL_KINDS, f"evaluation.labels must be 'hard' or 'soft', got {self.labels!r}")
 
 
 @dataclass(frozen=True)
@@ -281,6 +324,7 @@ class Manifest:
     format_version: int = FORMAT_VERSION
     provenance: Provenance | None = None
     decode: Decode | None = None
+    teacher: Teacher | None = None
 
     def __post_init__(self) -> None:
         require(
@@ -309,6 +353,10 @@ class Manifest:
         require(self.kind in KINDS, f"kind must be one of {list(KINDS)}, got {self.kind!r}: {self.install_hint()}")
         require(
             self.label_kind in LABEL_KINDS, f"label_kind must be one of {list(LABEL_KINDS)}, got {self.label_kind!r}"
+        )
+        require(
+            self.label_kind == "soft" or (self.teacher is None and self.recipe.targets == "hard"),
+            "teacher and recipe.targets 'soft' describe soft labels, but label_kind is 'hard'",
         )
         require(len(self.classes) >= 1, "classes must list at least one class name")
         require(len(set(self.classes)) == len(self.classes), "classes must be unique names")
@@ -366,7 +414,7 @@ class Manifest:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict, ``format_version`` first."""
         data = to_plain(self)
-        for optional in ("provenance", "decode"):
+        for optional in ("provenance", "decode", "teacher"):
             if data[optional] is None:  # absent rather than null: a manifest without one reads as before
                 del data[optional]
         if data["source"]["validation"] is None:  # likewise: a set condensed on a whole split is written as before
@@ -389,7 +437,7 @@ class Manifest:
                 f"condensed.json has format_version {version}, but this condensed-data ({__version__}) reads "
                 f"up to {FORMAT_VERSION}: upgrade with `pip install -U condensed-data`"
             )
-        return build(cls, data, "")
+        return build(cls, _soft_defaults(data), "")
 
     @classmethod
     def from_json(cls, text: str) -> Manifest:
@@ -409,3 +457,21 @@ class Manifest:
             recipe=Recipe(mean=(0.3,), std=(0.4,)),
             seed=0,
         )
+
+
+def _soft_defaults(data: dict[str, Any]) -> dict[str, Any]:
+    """A soft-label manifest written before ``recipe.targets`` and ``evaluation[].labels`` existed trained on its
+    soft labels: fill those in as ``"soft"``, so its recipe and results keep their meaning."""
+    if data.get("label_kind") != "soft":
+        return data
+    data = dict(data)
+    if isinstance(data.get("recipe"), dict) and "targets" not in data["recipe"]:
+        data["recipe"] = {**data["recipe"], "targets": "soft"}
+    if isinstance(data.get("evaluation"), list):
+        data["evaluation"] = [
+            {**e, "labels": "soft"}
+            if isinstance(e, dict) and "labels" not in e and e.get("subject", "condensed") == "condensed"
+            else e
+            for e in data["evaluation"]
+        ]
+    return data

@@ -1,6 +1,17 @@
-"""Strict JSON for the manifest: parsing with a depth limit, and typed (de)serialization of dataclasses.
+"""Strict, typed JSON for the manifest: errors that name the field (loading wing).
 
-Loading is strict: an unknown or missing field or a wrong type is a :class:`ManifestError` that names the field.
+:func:`build` turns parsed JSON into a (nested) dataclass, rejecting unknown and missing fields and wrong types;
+:func:`to_plain` is the way back. :func:`load_json` refuses invalid JSON and absurd nesting. The manifest's
+dataclasses live in :mod:`condensed_data.artifact.manifest`, which re-exports :class:`ManifestError` and
+:func:`load_json`.
+
+>>> from dataclasses import dataclass
+>>> @dataclass
+... class Point:
+...     x: int
+...     y: float = 0.0
+>>> build(Point, load_json('{"x": 1}', "point.json"), "")
+Point(x=1, y=0.0)
 """
 
 from __future__ import annotations

@@ -78,10 +78,25 @@ def _archs(args: argparse.Namespace) -> list[str]:
 
 def _print_evaluations(evaluations, label: str) -> None:
     for e in evaluations:
-        name = label if e.subject == "condensed" else "random real"
+        name = {"condensed": label, "random-real": "random real", "full-real": "full real train"}[e.subject]
         print(
-            f"  {name:<22} {e.arch:<10} {100 * e.accuracy_mean:6.2f} ± {100 * e.accuracy_std:4.2f} %  ({e.models} models)"
+            f"  {name:<22} {e.arch:<10} {100 * e.accuracy_mean:6.2f} ± {100 * e.accuracy_std:4.2f} %  "
+            f"({e.models} models, {e.labels} labels)"
         )
+
+
+def _soft_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``CondenseConfig`` options of ``--labels soft``; an error when a teacher option comes without it."""
+    given = {
+        "temperature": args.temperature,
+        "teacher_arch": args.teacher_arch,
+        "teacher_epochs": args.teacher_epochs,
+    }
+    given = {k: v for k, v in given.items() if v is not None}
+    if given and args.labels != "soft":
+        flags = ", ".join("--" + k.replace("_", "-") for k in given)
+        raise ValueError(f"{flags} describe(s) the teacher of soft labels: add --labels soft, or drop them")
+    return {"labels": args.labels, **given}
 
 
 def _cmd_condense(args: argparse.Namespace) -> int:
@@ -107,6 +122,7 @@ def _cmd_condense(args: argparse.Namespace) -> int:
         baseline=not args.no_baseline,
         device=args.device,
         validation=args.validation,
+        **_soft_options(args),
     )
     result = condense(
         config, output, overwrite=args.overwrite, resume=args.resume, data_root=args.data_root, download=args.download
@@ -116,7 +132,8 @@ def _cmd_condense(args: argparse.Namespace) -> int:
     m = result.manifest
     tiles = f" decoding into {m.items_per_class * m.num_classes} (factor {m.factor})" if m.decode else ""
     print(
-        f"wrote {result.folder} ({m.images_per_class * m.num_classes} images{tiles}, {m.method.name}, {m.source.name})"
+        f"wrote {result.folder} ({m.images_per_class * m.num_classes} images{tiles}, {m.method.name}, "
+        f"{m.source.name}, {m.label_kind} labels)"
     )
     if result.evaluations:
         e = result.evaluations[0]
@@ -135,7 +152,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from condensed_data.artifact.folder import write_manifest
     from condensed_data.data import load_dataset
     from condensed_data.dataset.condensed import CondensedDataset
-    from condensed_data.evaluate.protocol import evaluate, evaluate_random_real
+    from condensed_data.evaluate import protocol, ranking
     from condensed_data.hub import is_hub_cache
 
     ds = CondensedDataset.from_pretrained(args.path)
@@ -148,31 +165,51 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     m = ds.manifest
     config = _eval_config(args)
     test = load_dataset(m.source.name, "test", root=args.data_root, download=args.download)
-    images, labels = ds.tensors()
-    results = evaluate(
-        images, labels, test, config=config, archs=_archs(args), seed=args.seed, device=args.device, progress=True,
-        normalization=m.recipe,
-    )  # fmt: skip
-    if args.baseline:
+    images, stored = ds.tensors()
+    labels = ranking.recipe_labels(stored, m.recipe, m.num_classes)  # the recipe says hard or soft targets
+    common = {"config": config, "seed": args.seed, "device": args.device, "progress": True, "normalization": m.recipe}
+    results = protocol.evaluate(images, labels, test, archs=_archs(args), **common)
+    if args.baseline or args.ranking:
         train = load_dataset(m.source.name, m.source.split, root=args.data_root, download=args.download)
-        results += evaluate_random_real(
-            train,
-            test,
-            ipc=m.images_per_class,
-            config=config,
-            archs=_archs(args),
-            seed=args.seed,
-            device=args.device,
-            progress=True,
-            normalization=m.recipe,
+        labeller = _set_labeller(m, train, args) if labels.dim() == 2 else None
+        results += protocol.evaluate_random_real(
+            train, test, ipc=m.images_per_class, archs=_archs(args), labeller=labeller, **common
         )
     print(f"test accuracy on {results[0].test_set} ({config.epochs} epochs):")
+    if args.ranking:
+        for arch in _archs(args):
+            r = ranking.rank(
+                images, labels, train, test, ipc=m.images_per_class, real_epochs=args.real_epochs, labeller=labeller,
+                known=results, **{**common, "config": dataclasses.replace(config, arch=arch)},
+            )  # fmt: skip
+            results += [e for e in r.evaluations() if all(e is not k for k in results)]
+            print(f"  DD-Ranking on {arch} ({r.labels} labels): IOR {r.ior:+.4f}, HLR {r.hlr:+.4f} (fractions)")
     _print_evaluations(results, f"condensed ({m.method.name})")
     if args.write:
-        kept = [e for e in m.evaluation if not any(e.arch == r.arch and e.subject == r.subject for r in results)]
+        replaced = {(r.arch, r.subject, r.labels) for r in results}
+        kept = [e for e in m.evaluation if (e.arch, e.subject, e.labels) not in replaced]
         write_manifest(ds.folder, dataclasses.replace(m, evaluation=tuple(kept + results)))
         print(f"recorded in {ds.folder / 'condensed.json'}")
     return 0
+
+
+def _set_labeller(m, train, args: argparse.Namespace):
+    """Labels random real images as the soft-label set ``m`` was labelled: by its recorded teacher (None: the set
+    records none, and the baseline keeps hard labels, recorded as such)."""
+    from condensed_data.condense import soft_labels
+
+    if m.teacher is None:
+        if args.ranking:
+            raise ValueError(
+                "the set's soft labels record no teacher (imported, or learned with the set), so random real images "
+                "cannot be labelled the same way, as IOR requires; evaluate it without --ranking"
+            )
+        logging.getLogger(__name__).warning("no teacher recorded: the random-real baseline trains on hard labels")
+        return None
+    device = args.device
+    net = soft_labels.teacher_network(train, m.teacher, device=device)
+    options = {"temperature": m.teacher.temperature, "mean": m.recipe.mean, "std": m.recipe.std, "device": device}
+    return lambda images: soft_labels.soft_labels(net, images, **options)
 
 
 def _print_summary(m) -> None:
@@ -187,15 +224,19 @@ def _print_summary(m) -> None:
         print(f"multi-formation:  factor {m.factor} ({m.decode.resize}): {m.items_per_class} items per class")
     print(
         f"recipe:           normalize mean={list(m.recipe.mean)} std={list(m.recipe.std)}, {m.recipe.augmentation}, "
-        f"{m.recipe.arch}, {m.recipe.epochs} epochs, lr {m.recipe.lr}"
+        f"{m.recipe.arch}, {m.recipe.epochs} epochs, lr {m.recipe.lr}, {m.recipe.targets} targets"
     )
     if m.provenance is not None:
         p = m.provenance
         experiment = "" if p.experiment is None else f", experiment {p.experiment}"
         print(f"imported:         {p.format} from {p.source} ({p.value_space} space{experiment})")
+    if m.teacher is not None:
+        t = m.teacher
+        print(f"teacher:          {t.arch}, {t.epochs} epochs, seed {t.seed}, temperature {t.temperature:g}")
     for e in m.evaluation:
         print(
-            f"evaluation:       {e.subject:<11} {e.arch:<10} {100 * e.accuracy_mean:.2f} ± {100 * e.accuracy_std:.2f} % ({e.models} models)"
+            f"evaluation:       {e.subject:<11} {e.labels:<4} {e.arch:<10} {100 * e.accuracy_mean:.2f} ± "
+            f"{100 * e.accuracy_std:.2f} % ({e.models} models)"
         )
     print(f"files:            {', '.join(f'{k} ({v.size} B)' for k, v in m.files.items())}")
 

@@ -139,6 +139,22 @@ def build_parser() -> argparse.ArgumentParser:
         "evaluate on the held-out images instead of the test split: how hyperparameters are chosen (default 0: no "
         "hold-out, evaluate on the test split)",
     )
+    g = p.add_argument_group("labels")
+    g.add_argument(
+        "--labels",
+        default="hard",
+        choices=["hard", "soft"],
+        help="hard: each item's class (default); soft: a teacher trained on the real data labels every item with "
+        "softmax(logits / temperature), stored as (N, K) probabilities, trained on as soft targets",
+    )
+    g.add_argument("--temperature", type=float, default=None, help="soft labels: the teacher's temperature (default 4)")
+    g.add_argument("--teacher-arch", default=None, help="soft labels: the teacher's network (default convnet)")
+    g.add_argument(
+        "--teacher-epochs",
+        type=int,
+        default=None,
+        help="soft labels: the teacher's epochs on the real data (default 20)",
+    )
     _eval_args(p, models=3, epochs=1000)
 
     p = sub.add_parser(
@@ -149,6 +165,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", help="artifact folder or Hub id")
     p.add_argument(
         "--baseline", action="store_true", help="also evaluate random real images at the same images per class"
+    )
+    p.add_argument(
+        "--ranking",
+        action="store_true",
+        help="DD-Ranking's metrics: improvement over random real images trained the same way (IOR) and hard-label "
+        "recovery (HLR), as fractions; adds the random-real, the set's hard-label and the full-real runs",
+    )
+    p.add_argument(
+        "--real-epochs",
+        type=int,
+        default=50,
+        help="--ranking: epochs of the run on the whole real train split (default 50; cached on disk)",
     )
     p.add_argument("--write", action="store_true", help="record the results in the artifact's manifest")
     p.add_argument("--seed", type=int, default=0, help="base seed (default 0)")

@@ -14,6 +14,7 @@
   :mod:`.checkpoint`: checkpoints (atomic writes, resume) and stop signals.
 * :mod:`.processes`: several processes through Accelerate (class- or data-sharded).
 * :mod:`.priors`: training the generative priors DCGM and LD3M start from.
+* :mod:`.soft_labels`: labelling a set's items with a teacher's tempered probabilities (``labels="soft"``).
 
 Exports are resolved on first use, so ``import condensed_data.condense.registry`` stays light.
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from condensed_data.artifact.manifest import Evaluation, Manifest
+from condensed_data.artifact.manifest import Evaluation, Manifest, Teacher
+from condensed_data.condense.soft_labels import check_temperature
 from condensed_data.data.holdout import check_holdout
 from condensed_data.evaluate.protocol import EvalConfig
 
@@ -49,6 +50,16 @@ class CondenseConfig:
         evaluate: Evaluate the result (and the random-real baseline) and record it in the manifest.
         baseline: Also evaluate ``ipc`` random real images per class under the same protocol.
         device: ``"cpu"``, ``"cuda"``, ...
+        labels: ``"hard"`` (default: each item's class) or ``"soft"``: once condensed, every item is labelled with
+            the probabilities ``softmax(logits / temperature)`` of a teacher network trained on the real train
+            split (:mod:`condensed_data.condense.soft_labels`), for any method; the artifact stores them (kind
+            ``tensors``: a generator- or diffusion-backed set is materialized once, since its items must be fixed
+            to carry labels), records the teacher, and its recipe trains on soft targets. The random-real baseline
+            is labelled by the same teacher.
+        temperature: The teacher's softmax temperature (soft labels only).
+        teacher_arch: The teacher's architecture (soft labels only).
+        teacher_epochs: The teacher's training epochs on the real train split (soft labels only); its seed is
+            ``seed``.
     """
 
     method: str = "dm"
@@ -67,6 +78,10 @@ class CondenseConfig:
     evaluate: bool = True
     baseline: bool = True
     device: str = "cpu"
+    labels: str = "hard"
+    temperature: float = 4.0
+    teacher_arch: str = "convnet"
+    teacher_epochs: int = 20
 
     def __post_init__(self) -> None:
         if not isinstance(self.ipc, int) or self.ipc < 1:
@@ -77,6 +92,20 @@ class CondenseConfig:
             raise ValueError("checkpoint_every and eval_every must be >= 0")
         if self.validation != 0:
             check_holdout(self.validation)  # the sizes are checked against the data when it is loaded
+        if self.labels not in ("hard", "soft"):
+            raise ValueError(f"labels must be 'hard' or 'soft', got {self.labels!r}")
+        check_temperature(self.temperature)
+        if isinstance(self.teacher_epochs, bool) or not isinstance(self.teacher_epochs, int) or self.teacher_epochs < 1:
+            raise ValueError(f"teacher_epochs must be an integer >= 1, got {self.teacher_epochs!r}")
+
+    @property
+    def teacher(self) -> Teacher | None:
+        """The teacher that labels the set (``None`` for hard labels), as the manifest records it."""
+        if self.labels != "soft":
+            return None
+        return Teacher(
+            arch=self.teacher_arch, epochs=self.teacher_epochs, seed=self.seed, temperature=float(self.temperature)
+        )
 
 
 @dataclass

@@ -22,6 +22,12 @@ others return once the condensed set is gathered.
 The normalization the set is condensed under (the real data's mean and std) travels as the :class:`Recipe` recorded
 in the manifest; evaluations during and after the run use that same recipe.
 
+With ``labels="soft"`` (any method), the condensed items are labelled once the optimization is over by a teacher
+trained on the real train split (:mod:`condensed_data.condense.soft_labels`): the artifact stores the (N, K)
+probabilities as kind ``tensors``, records the teacher, and the final evaluation and the random-real baseline both
+train on soft labels (the baseline's images labelled by the same teacher). Evaluations during the run
+(``eval_every``) track the optimization with hard labels.
+
 >>> cfg = CondenseConfig(method="dm", dataset="digits", ipc=1, iterations=10)  # doctest: +SKIP
 >>> result = condense(cfg, "out/digits-dm-ipc1")  # doctest: +SKIP
 """
@@ -35,6 +41,7 @@ from typing import Any
 
 import torch
 
+import condensed_data.condense.soft_labels as labelling
 from condensed_data.artifact.card import render_card, save_preview
 from condensed_data.artifact.folder import save_artifact
 from condensed_data.artifact.manifest import (
@@ -54,6 +61,7 @@ from condensed_data.condense.processes import Processes
 from condensed_data.condense.registry import Registered, lookup
 from condensed_data.data import RealDataset, load_dataset
 from condensed_data.evaluate.protocol import evaluate, evaluate_random_real
+from condensed_data.sources.tensors import IMAGES_FILE, save_tensors
 
 __all__ = [
     "CondenseConfig",
@@ -93,6 +101,7 @@ def condense(
     data_root: str | os.PathLike | None = None,
     download: bool = False,
     accelerator: Any | None = None,
+    teacher: torch.nn.Module | None = None,
 ) -> CondenseResult:
     """Condense ``config.dataset`` with ``config.method`` and write the artifact to ``output``.
 
@@ -112,6 +121,9 @@ def condense(
         data_root, download: Passed to :func:`condensed_data.data.load_dataset`.
         accelerator: An ``accelerate.Accelerator`` to run under (default: one is created when launched as several
             processes).
+        teacher: For ``config.labels == "soft"``, the network that labels the set (default: the one
+            ``config.teacher`` describes, from :func:`~condensed_data.condense.soft_labels.teacher_network`); it
+            must be the network the manifest's teacher record describes.
 
     Raises:
         FileExistsError: ``output`` exists and ``overwrite`` is false (checked before any work).
@@ -126,6 +138,8 @@ def condense(
     output = Path(output)
     if output.exists() and not overwrite:
         raise FileExistsError(f"{output} already exists; choose another --output or pass --overwrite to replace it")
+    if teacher is not None and config.labels != "soft":
+        raise ValueError("a teacher labels soft-label sets: pass labels='soft' (CLI: --labels soft) or no teacher")
     processes = Processes.from_environment(config.device, accelerator)
     config = dataclasses.replace(config, device=str(processes.device(config.device)))
     real, test = _load_data(config, processes, real, test, data_root=data_root, download=download)
@@ -142,10 +156,23 @@ def condense(
             folder=output, manifest=None, evaluations=[], baseline=[], history=run.history, main_process=False
         )
     images, labels = run.method.synthetic()
-    evaluations, baseline = _final_evaluations(config, images, labels, real, test, recipe, progress=progress)
+    labeller = _labeller(config, real, teacher)
+    targets = labels if labeller is None else labeller(images)
+    evaluations, baseline = _final_evaluations(
+        config, images, targets, real, test, recipe, progress=progress, labeller=labeller
+    )
     validation = test if config.validation else None
     manifest = _manifest(config, found, run.method, real, validation, recipe, evaluations + baseline)
-    manifest = _write_artifact(output, manifest, run.method, images, labels, real.classes, overwrite=overwrite)
+    manifest = _write_artifact(
+        output,
+        manifest,
+        run.method,
+        images,
+        labels,
+        real.classes,
+        overwrite=overwrite,
+        soft=targets if labeller else None,
+    )
     run.checkpoint.remove()
     return CondenseResult(
         folder=output,
@@ -191,6 +218,15 @@ def _load_data(
     return real, test
 
 
+def _labeller(config: CondenseConfig, real: RealDataset, teacher: torch.nn.Module | None):
+    """For soft labels, the function labelling pixel images with the teacher's tempered probabilities (else None)."""
+    if config.labels != "soft":
+        return None
+    net = teacher if teacher is not None else labelling.teacher_network(real, config.teacher, device=config.device)
+    options = {"temperature": config.temperature, "mean": real.mean, "std": real.std, "device": config.device}
+    return lambda images: labelling.soft_labels(net, images, **options)
+
+
 def _recipe(config: CondenseConfig, real: RealDataset) -> Recipe:
     """The training recipe the set is made for: the real data's normalization and the evaluation protocol."""
     cfg = config.eval
@@ -204,6 +240,7 @@ def _recipe(config: CondenseConfig, real: RealDataset) -> Recipe:
         lr=cfg.lr,
         momentum=cfg.momentum,
         weight_decay=cfg.weight_decay,
+        targets=config.labels,
     )
 
 
@@ -216,8 +253,10 @@ def _final_evaluations(
     recipe: Recipe,
     *,
     progress: bool,
+    labeller=None,
 ) -> tuple[list[Evaluation], list[Evaluation]]:
-    """The set's evaluations and the random-real baseline's (empty when switched off)."""
+    """The set's evaluations and the random-real baseline's (empty when switched off); ``labeller`` labels the
+    baseline's images as the set's were labelled (soft labels)."""
     if not config.evaluate:
         return [], []
     archs = list(config.eval_archs) or None
@@ -226,7 +265,7 @@ def _final_evaluations(
     evaluations = evaluate(images, labels, test, **common)
     baseline = []
     if config.baseline:
-        baseline = evaluate_random_real(real, test, ipc=config.ipc, draw_seed=config.seed, **common)
+        baseline = evaluate_random_real(real, test, ipc=config.ipc, draw_seed=config.seed, labeller=labeller, **common)
     return evaluations, baseline
 
 
@@ -259,7 +298,7 @@ def _manifest(
     if "objective" in recorded and objective is not None:  # what ran, also when build_objective was overridden
         recorded["objective"] = getattr(objective, "name", type(objective).__name__)
     return Manifest(
-        kind=method.kind,
+        kind="tensors" if config.labels == "soft" else method.kind,
         method=MethodSpec(
             name=config.method.lower(), config=recorded, distribution=found.distribution, version=found.version
         ),
@@ -272,6 +311,8 @@ def _manifest(
         evaluation=tuple(evaluations),
         seed=config.seed,
         decode=method.decode,
+        label_kind=config.labels,
+        teacher=config.teacher,
     )
 
 
@@ -284,11 +325,39 @@ def _write_artifact(
     classes: list[str],
     *,
     overwrite: bool,
+    soft: torch.Tensor | None = None,
 ) -> Manifest:
-    """Write the artifact folder atomically: the method's files, the preview, the card and the manifest."""
+    """Write the artifact folder atomically: the method's files, the preview, the card and the manifest.
+
+    With ``soft`` labels, a method of kind ``tensors`` exports as usual and its stored labels are replaced by the
+    soft ones (one row per item); any other kind is materialized (``images``) as kind ``tensors``.
+    """
 
     def write(folder: Path) -> None:
-        method.export(folder)
+        if soft is None:
+            method.export(folder)
+        elif method.kind == "tensors":
+            method.export(folder)
+            _replace_labels(folder / IMAGES_FILE, soft)
+        else:
+            save_tensors(folder, images, soft)
         save_preview(folder / "preview.png", images, labels, classes)
 
     return save_artifact(output, manifest, write, overwrite=overwrite, card=render_card)
+
+
+def _replace_labels(path: Path, labels: torch.Tensor) -> None:
+    """Replace the ``labels`` tensor of a tensors file by ``labels`` (same rows), keeping every other tensor and the
+    metadata."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    with safe_open(str(path), framework="pt") as f:
+        tensors = {key: f.get_tensor(key) for key in f.keys()}  # noqa: SIM118 (safe_open is not a dict)
+        metadata = f.metadata()
+    if tensors["labels"].shape[0] != labels.shape[0]:
+        raise ValueError(
+            f"{path}: the method stores {tensors['labels'].shape[0]} labels but {labels.shape[0]} items were labelled"
+        )
+    tensors["labels"] = labels.detach().to("cpu", torch.float32).contiguous()
+    save_file(tensors, str(path), metadata=metadata)

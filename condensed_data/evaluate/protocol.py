@@ -207,14 +207,16 @@ def _run(
     subject: str,
     normalization: Normalization | Recipe | None,
 ) -> list[Evaluation]:
-    """Train ``config.models`` networks per architecture on ``make_set(model_index)`` and summarize."""
+    """Train ``config.models`` networks per architecture on ``make_set(model_index)`` and summarize; the result's
+    ``labels`` is ``"soft"`` when the set's labels are probability rows."""
     normalization = _mean_std(normalization, test)
     results = []
     for arch in archs or [config.arch]:
         cfg = dataclasses.replace(config, arch=arch)
-        accuracies = []
+        accuracies, kinds = [], set()
         for m in range(cfg.models):
             images, labels = make_set(m)
+            kinds.add("soft" if labels.dim() == 2 else "hard")
             gen = make_generator(derive_seed(seed, "evaluate", subject, arch, m))
             net = train_network(
                 images,
@@ -241,6 +243,7 @@ def _run(
                 accuracies=tuple(accuracies),
                 protocol=cfg.protocol(device),
                 subject=subject,
+                labels=kinds.pop(),
             )
         )
     return results
@@ -295,6 +298,7 @@ def evaluate_random_real(
     device: torch.device | str = "cpu",
     progress: bool = False,
     normalization: Normalization | Recipe | None = None,
+    labeller: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> list[Evaluation]:
     """The random-real baseline: ``ipc`` random real training images per class, evaluated the same way.
 
@@ -302,13 +306,15 @@ def evaluate_random_real(
     ``draw_seed`` defaults to ``seed``), so the reported std includes the variance of the subset choice, as for the
     published "Random" rows. The networks come from ``seed`` as in :func:`evaluate`: a condensation run passes its
     own seed as ``draw_seed`` and a fixed evaluation seed as ``seed``, so the baseline varies with the run's seed
-    as a condensed set does.
+    as a condensed set does. ``labeller`` labels the subset's pixel-space images instead of their classes (e.g. a
+    teacher's soft labels, so the baseline of a soft-label set is trained the same way: see
+    :mod:`condensed_data.condense.soft_labels`); the subsets drawn do not depend on it.
     """
     draw_seed = seed if draw_seed is None else draw_seed
 
     def make_set(m: int) -> tuple[torch.Tensor, torch.Tensor]:
         subset = train.subset_per_class(ipc, generator=make_generator(derive_seed(draw_seed, "random-real", ipc, m)))
-        return subset.images, subset.labels
+        return subset.images, (subset.labels if labeller is None else labeller(subset.images))
 
     return _run(
         make_set,

@@ -20,6 +20,7 @@ SOURCE is a local path, or a file or folder inside a Hub *dataset* repository wr
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
@@ -329,6 +330,8 @@ def import_set(
     if len(set(counts.tolist())) != 1:
         extra["images_per_class"] = counts.tolist()
     recipe = _recipe(info, transform, images, extra)
+    if label_kind == "soft":  # trained on the stored probabilities, as the original code does
+        recipe = dataclasses.replace(recipe, targets="soft")
     provenance = Provenance(
         format=format,
         source=named,

@@ -62,7 +62,7 @@ def test_mtt_soft_logits_become_probabilities(tmp_path):
     torch.save(logits, tmp_path / "labels_best.pt")
     m = import_set("mtt", tmp_path / "images_best.pt", dataset="cifar10", output=tmp_path / "out")
     _, images, labels = loaded(tmp_path / "out")
-    assert torch.equal(images, x) and m.label_kind == "soft"
+    assert torch.equal(images, x) and m.label_kind == "soft" and m.recipe.targets == "soft"
     torch.testing.assert_close(labels, logits.softmax(1))
     assert "softmax" in m.provenance.extra["soft_labels"]
 
