@@ -305,3 +305,15 @@ def test_a_soft_set_without_a_teacher_has_no_ranking_and_a_hard_baseline(soft_ru
     assert main(["evaluate", str(folder), "--baseline", "--write", *common]) == 0
     runs = [(e.subject, e.labels) for e in CondensedDataset(folder).manifest.evaluation]
     assert ("condensed", "soft") in runs and ("random-real", "hard") in runs  # kept apart by their labels kind
+
+
+def test_a_multi_formation_set_gets_one_soft_label_per_decoded_item(digits, teacher, tmp_path):
+    train, _ = digits
+    config = CondenseConfig(method="dm", dataset="digits", ipc=1, iterations=1, evaluate=False, labels="soft",
+                            temperature=TEMPERATURE, checkpoint_every=0, options={"batch_real": 8, "factor": 2})  # fmt: skip
+    result = condense(config, tmp_path / "tiled-soft", real=train, progress=False, teacher=teacher)
+    ds = CondensedDataset(result.folder)
+    assert ds.manifest.decode is not None and ds.manifest.label_kind == "soft" and len(ds) == 40
+    images, labels = ds.tensors()
+    assert labels.shape == (40, 10)
+    torch.testing.assert_close(labels, _labeller(teacher, train)(images))  # each decoded item labelled on its own
