@@ -12,12 +12,15 @@ Example:
 from condensed_data.data.adapters import from_image_folder, from_tensors, from_torchvision
 from condensed_data.data.catalog import list_datasets, load_dataset
 from condensed_data.data.real import RealDataset
+from condensed_data.data.source import RealSource, require_in_memory
 
 __all__ = [
     "RealDataset",
+    "RealSource",
     "from_image_folder",
     "from_tensors",
     "from_torchvision",
     "list_datasets",
     "load_dataset",
+    "require_in_memory",
 ]
