@@ -11,10 +11,12 @@ Example:
 
 from condensed_data.data.adapters import from_image_folder, from_tensors, from_torchvision
 from condensed_data.data.catalog import list_datasets, load_dataset
+from condensed_data.data.folder import ImageFolderSource
 from condensed_data.data.real import RealDataset
 from condensed_data.data.source import RealSource, require_in_memory
 
 __all__ = [
+    "ImageFolderSource",
     "RealDataset",
     "RealSource",
     "from_image_folder",
