@@ -33,7 +33,7 @@ from condensed_data.condense.checkpoint import (
 from condensed_data.condense.config import CondenseConfig
 from condensed_data.condense.method import Method
 from condensed_data.condense.processes import Processes
-from condensed_data.data import RealSource
+from condensed_data.data import RealDataset, RealSource
 from condensed_data.evaluate.protocol import evaluate
 from condensed_data.runtime import autocast
 from condensed_data.seeding import derive_seed, make_generator
@@ -107,7 +107,8 @@ class Run:
             if processes.is_main:
                 logger.info("%d processes, split by %s, on %s", processes.count, method.sharding, config.device)
         optimizer = method.make_optimizer()
-        checkpoint = Checkpoint(path, identity(config, method.config.to_dict(), iterations))
+        lazy = None if isinstance(real, RealDataset) else real.fingerprint()  # a folder can change between runs
+        checkpoint = Checkpoint(path, identity(config, method.config.to_dict(), iterations, data=lazy))
         return cls(config, method, optimizer, generator, processes, checkpoint, real.num_classes)
 
     def resume(self) -> None:
