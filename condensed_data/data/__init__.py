@@ -1,4 +1,5 @@
-"""Real datasets: class-indexed, in-memory image-classification data for condensation and evaluation.
+"""Real datasets behind one source contract (:class:`RealSource`): in memory (:class:`RealDataset`) or read lazily
+from an image folder (:class:`ImageFolderSource`), for condensation and evaluation.
 
 Example:
     >>> import torch

@@ -82,7 +82,7 @@ def _load_folder(root: str, split: str) -> ImageFolderSource:
     if folder is None:
         raise FileNotFoundError(
             f"'{name}' has no {split} split: expected {base}/train/<class>/<image> and {base}/{split}/<class>/<image> "
-            "(or val/); add it, or skip the evaluation (condense --no-evaluate)"
+            "(or val/); add it, or skip the evaluation (condense --no-eval)"
         )
     return ImageFolderSource(folder, split=split, name=name, classes=train.classes, mean=train.mean, std=train.std)
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import logging
+import operator
 import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -82,7 +83,9 @@ class ImageFolderSource(torch.utils.data.Dataset[tuple[torch.Tensor, int]]):
         cache_bytes: The memory budget of ``cache="auto"``.
         workers: Threads that decode a draw's files (0: decode in the calling thread).
         on_error: ``"fail"`` (default): unreadable or truncated files are an error naming the first and the count;
-            ``"skip"``: they are left out (with a warning).
+            ``"skip"``: they are left out (with a warning). Files are checked when indexed (PIL's ``verify``:
+            e.g. PNG checksums); a format PIL cannot verify without decoding (JPEG) that turns out truncated when
+            a draw decodes it fails that draw, naming the file.
 
     Raises:
         FileNotFoundError: ``root`` is not a folder or has no class folders.
@@ -319,11 +322,15 @@ class ImageFolderSource(torch.utils.data.Dataset[tuple[torch.Tensor, int]]):
         total = torch.zeros(channels, dtype=torch.float64)
         squares = torch.zeros(channels, dtype=torch.float64)
         count = 0
-        for images, _ in self.batches(256):
-            x = images.to(torch.float64)
-            total += x.sum(dim=(0, 2, 3))
-            squares += x.square().sum(dim=(0, 2, 3))
-            count += x.shape[0] * x.shape[2] * x.shape[3]
+        cache, self._cache = self._cache, None  # one pass over the split must not fill the cache with all of it
+        try:
+            for images, _ in self.batches(256):
+                x = images.to(torch.float64)
+                total += x.sum(dim=(0, 2, 3))
+                squares += x.square().sum(dim=(0, 2, 3))
+                count += x.shape[0] * x.shape[2] * x.shape[3]
+        finally:
+            self._cache = cache
         mean = total / count
         std = (squares / count - mean.square()).clamp_min(0).sqrt()
         stds = [float(s) if s > 0 else 1.0 for s in std]  # a constant channel: centre it only, as RealDataset does
@@ -373,9 +380,13 @@ class ImageFolderSource(torch.utils.data.Dataset[tuple[torch.Tensor, int]]):
         raise IndexError(index)
 
     def _check_class(self, c: int) -> int:
-        if not isinstance(c, int) or not 0 <= c < self.num_classes:
-            raise ValueError(f"class index {c!r} is out of range: {self.name} has {self.num_classes} classes")
-        return c
+        try:
+            index = operator.index(c)
+        except TypeError:
+            raise TypeError(f"class must be an integer index, got {c!r}; look names up in source.classes") from None
+        if not 0 <= index < self.num_classes:
+            raise ValueError(f"class index {index} is out of range: {self.name} has {self.num_classes} classes")
+        return index
 
     def _draw(self, c: int, n: int, generator: torch.Generator) -> torch.Tensor:
         count = len(self._members[c])

@@ -86,6 +86,9 @@ def test_uint8_cache_reads_each_file_once(tmp_path, opened):
     auto.sample_per_class(1, generator=torch.Generator().manual_seed(0))
     auto.sample_per_class(1, generator=torch.Generator().manual_seed(0))
     assert len(opened) == 18 + 6  # over budget: no cache
+    computed = ImageFolderSource(tmp_path, cache="all")  # the statistics pass decodes all, and caches none of it
+    computed.sample_per_class(6, generator=torch.Generator().manual_seed(0))
+    assert len(opened) == 24 + 18 + 18
     with pytest.raises(ValueError, match="cache must be one of"):
         ImageFolderSource(tmp_path, cache="some")
 
