@@ -77,6 +77,19 @@ def test_a_class_restricted_draw_opens_only_that_class(tmp_path, opened):
     assert len(opened) == 4 and {p.parent.name for p in opened} == {"bee"}
 
 
+def test_a_class_sharded_dm_process_reads_only_its_classes(tmp_path, opened, single_thread):
+    from condensed_data_plugins.dm import DM
+
+    from condensed_data.seeding import make_generator
+
+    source = ImageFolderSource(write_folder(tmp_path), mean=(0.5,) * 3, std=(0.25,) * 3, cache="none")
+    method = DM(source, ipc=1, config=DM.config_class.from_dict({"batch_real": 4}), generator=make_generator(0))
+    method.shard(2, 3)  # the third of three processes owns class "cow"
+    opened.clear()  # the initial draw (ipc images of each class) is behind us
+    method.loss(iteration=0, generator=make_generator(1)).backward()
+    assert len(opened) == 4 and {p.parent.name for p in opened} == {"cow"}
+
+
 def test_uint8_cache_reads_each_file_once(tmp_path, opened):
     source = ImageFolderSource(write_folder(tmp_path), mean=(0.5,) * 3, std=(0.25,) * 3, cache="all")
     first = source.sample_per_class(6, generator=torch.Generator().manual_seed(0))
