@@ -323,7 +323,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
-    from condensed_data.data import list_datasets, load_dataset
+    from condensed_data.data import list_datasets, load_dataset, require_in_memory
     from condensed_data.data.catalog import IMAGEFOLDER_PREFIX
     from condensed_data.interop.importers import DatasetInfo, fit_zca, import_set
 
@@ -333,7 +333,8 @@ def _cmd_import(args: argparse.Namespace) -> int:
         real = load_dataset(args.dataset, "train", root=args.data_root)
         dataset = DatasetInfo(real.name, tuple(real.classes), len(real), real.fingerprint(), real.mean, real.std)
         if args.space == "zca":
-            zca = fit_zca(real.images, epsilon=args.zca_epsilon, fitted_on=f"{real.name}/train")
+            whole = require_in_memory(real, "--space zca", "--space pixels, or a dataset loaded in memory")
+            zca = fit_zca(whole.images, epsilon=args.zca_epsilon, fitted_on=f"{real.name}/train")
     elif args.space == "zca":
         raise ValueError(
             f"--space zca inverts a ZCA fitted on the real train split, and {args.dataset!r} is not a dataset this "

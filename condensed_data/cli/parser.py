@@ -90,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--dataset",
         default="fashion-mnist",
-        help="real dataset: fashion-mnist, digits, or imagefolder:PATH (PATH/train/<class>/*, PATH/test/...)",
+        help="real dataset: fashion-mnist, digits, imagefolder:PATH (PATH/train/<class>/*, PATH/test/..., read into "
+        "memory) or folder:PATH (the same layout, read lazily: for data that does not fit in memory)",
     )
     p.add_argument("--ipc", type=int, default=10, help="images per class (default 10)")
     p.add_argument(

@@ -87,9 +87,12 @@ def checkpoint_path(output: str | os.PathLike) -> Path:
     return output.parent / f".{output.name}.checkpoint.pt"
 
 
-def identity(settings: RunSettings, options: dict[str, Any], iterations: int) -> dict[str, Any]:
+def identity(
+    settings: RunSettings, options: dict[str, Any], iterations: int, *, data: str | None = None
+) -> dict[str, Any]:
     """What a checkpoint must match to be resumed: the run's settings, the method's full options, the iterations,
-    and the validation hold-out when there is one (absent otherwise, so older checkpoints still match)."""
+    the validation hold-out when there is one, and ``data``, the fingerprint of real data read lazily (a folder that
+    may change between runs; both absent otherwise, so older checkpoints still match)."""
     found = {
         "method": settings.method,
         "dataset": settings.dataset,
@@ -102,6 +105,8 @@ def identity(settings: RunSettings, options: dict[str, Any], iterations: int) ->
     validation = getattr(settings, "validation", 0)
     if validation:
         found["validation"] = validation
+    if data is not None:
+        found["data"] = data
     return found
 
 
@@ -163,6 +168,12 @@ class Checkpoint:
             raise CondensationError(f"checkpoint {path} has an unreadable identity; {advice}") from None
         if saved != self.identity:
             diff = sorted(k for k in self.identity if saved.get(k) != self.identity[k])
+            if diff == ["data"]:
+                raise CondensationError(
+                    f"checkpoint {path} was written for other real data: the dataset's files changed since (its "
+                    f"fingerprint was {saved.get('data')}, it is now {self.identity['data']}); restore the data, "
+                    "or delete the checkpoint to start over"
+                )
             raise CondensationError(
                 f"checkpoint {path} belongs to another run (differs in: {', '.join(diff)}); "
                 "delete it or rerun with the same settings to resume"

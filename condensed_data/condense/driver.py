@@ -59,7 +59,7 @@ from condensed_data.condense.loop import Run, make_method
 from condensed_data.condense.method import Method
 from condensed_data.condense.processes import Processes
 from condensed_data.condense.registry import Registered, lookup
-from condensed_data.data import RealDataset, load_dataset
+from condensed_data.data import RealSource, load_dataset
 from condensed_data.evaluate.protocol import evaluate, evaluate_random_real
 from condensed_data.sources.tensors import IMAGES_FILE, save_tensors
 
@@ -76,7 +76,7 @@ __all__ = [
 HOLDOUT_SEED = 0  # one validation split for every run, whatever its seed: sweeps compare runs on the same images
 
 
-def build_method(config: CondenseConfig, real: RealDataset, generator: torch.Generator) -> Method:
+def build_method(config: CondenseConfig, real: RealSource, generator: torch.Generator) -> Method:
     """Instantiate the configured method on ``real``.
 
     Example:
@@ -96,8 +96,8 @@ def condense(
     overwrite: bool = False,
     resume: bool = False,
     progress: bool = True,
-    real: RealDataset | None = None,
-    test: RealDataset | None = None,
+    real: RealSource | None = None,
+    test: RealSource | None = None,
     data_root: str | os.PathLike | None = None,
     download: bool = False,
     accelerator: Any | None = None,
@@ -187,12 +187,12 @@ def condense(
 def _load_data(
     config: CondenseConfig,
     processes: Processes,
-    real: RealDataset | None,
-    test: RealDataset | None,
+    real: RealSource | None,
+    test: RealSource | None,
     *,
     data_root: str | os.PathLike | None,
     download: bool,
-) -> tuple[RealDataset, RealDataset | None]:
+) -> tuple[RealSource, RealSource | None]:
     """The real training data, and the test data where this process evaluates (the main one).
 
     With a validation hold-out: the train split minus the held-out images, and the held-out images.
@@ -218,7 +218,7 @@ def _load_data(
     return real, test
 
 
-def _labeller(config: CondenseConfig, real: RealDataset, teacher: torch.nn.Module | None):
+def _labeller(config: CondenseConfig, real: RealSource, teacher: torch.nn.Module | None):
     """For soft labels, the function labelling pixel images with the teacher's tempered probabilities (else None)."""
     if config.labels != "soft":
         return None
@@ -227,7 +227,7 @@ def _labeller(config: CondenseConfig, real: RealDataset, teacher: torch.nn.Modul
     return lambda images: labelling.soft_labels(net, images, **options)
 
 
-def _recipe(config: CondenseConfig, real: RealDataset) -> Recipe:
+def _recipe(config: CondenseConfig, real: RealSource) -> Recipe:
     """The training recipe the set is made for: the real data's normalization and the evaluation protocol."""
     cfg = config.eval
     return Recipe(
@@ -248,8 +248,8 @@ def _final_evaluations(
     config: CondenseConfig,
     images: torch.Tensor,
     labels: torch.Tensor,
-    real: RealDataset,
-    test: RealDataset | None,
+    real: RealSource,
+    test: RealSource | None,
     recipe: Recipe,
     *,
     progress: bool,
@@ -269,7 +269,7 @@ def _final_evaluations(
     return evaluations, baseline
 
 
-def _source(config: CondenseConfig, real: RealDataset, validation: RealDataset | None) -> SourceInfo:
+def _source(config: CondenseConfig, real: RealSource, validation: RealSource | None) -> SourceInfo:
     """What the set was condensed from: ``real`` (the train part when images were held out for validation)."""
     held = None
     if config.validation:
@@ -288,8 +288,8 @@ def _manifest(
     config: CondenseConfig,
     found: Registered,
     method: Method,
-    real: RealDataset,
-    validation: RealDataset | None,
+    real: RealSource,
+    validation: RealSource | None,
     recipe: Recipe,
     evaluations: list[Evaluation],
 ) -> Manifest:

@@ -33,7 +33,7 @@ from condensed_data.condense.checkpoint import (
 from condensed_data.condense.config import CondenseConfig
 from condensed_data.condense.method import Method
 from condensed_data.condense.processes import Processes
-from condensed_data.data import RealDataset
+from condensed_data.data import RealDataset, RealSource
 from condensed_data.evaluate.protocol import evaluate
 from condensed_data.runtime import autocast
 from condensed_data.seeding import derive_seed, make_generator
@@ -53,7 +53,7 @@ def initial_generator(seed: int) -> torch.Generator:
     return make_generator(derive_seed(seed, "initialize"))
 
 
-def make_method(cls: type, config: CondenseConfig, real: RealDataset, generator: torch.Generator) -> Method:
+def make_method(cls: type, config: CondenseConfig, real: RealSource, generator: torch.Generator) -> Method:
     """Instantiate the method class ``cls`` on ``real`` with ``config.options`` as its configuration."""
     method_config = cls.config_class.from_dict(dict(config.options))
     return cls(real, ipc=config.ipc, config=method_config, device=config.device, generator=generator)
@@ -86,7 +86,7 @@ class Run:
 
     @classmethod
     def build(
-        cls, config: CondenseConfig, method_class: type, real: RealDataset, processes: Processes, path: Path
+        cls, config: CondenseConfig, method_class: type, real: RealSource, processes: Processes, path: Path
     ) -> Run:
         """The method on ``real`` (this process's share of it), its optimizer, generator and checkpoint.
 
@@ -107,7 +107,8 @@ class Run:
             if processes.is_main:
                 logger.info("%d processes, split by %s, on %s", processes.count, method.sharding, config.device)
         optimizer = method.make_optimizer()
-        checkpoint = Checkpoint(path, identity(config, method.config.to_dict(), iterations))
+        lazy = None if isinstance(real, RealDataset) else real.fingerprint()  # a folder can change between runs
+        checkpoint = Checkpoint(path, identity(config, method.config.to_dict(), iterations, data=lazy))
         return cls(config, method, optimizer, generator, processes, checkpoint, real.num_classes)
 
     def resume(self) -> None:
@@ -129,7 +130,7 @@ class Run:
                 logger.info("resumed %s from iteration %d", self.checkpoint.path, self.start)
         self.last_good = self.start if self.start > 0 else None
 
-    def optimize(self, test: RealDataset | None, recipe: Recipe, *, progress: bool) -> None:
+    def optimize(self, test: RealSource | None, recipe: Recipe, *, progress: bool) -> None:
         """Run the remaining iterations, evaluating and checkpointing as configured."""
         cfg = self.config
         bar = tqdm(
@@ -196,7 +197,7 @@ class Run:
             self.diagnostics.append({"iteration": it, **diagnostics})
             logger.info("loss of iteration %d: %s", it, ", ".join(f"{k} {v:.4g}" for k, v in diagnostics.items()))
 
-    def _evaluate(self, done: int, value: float, test: RealDataset | None, recipe: Recipe) -> None:
+    def _evaluate(self, done: int, value: float, test: RealSource | None, recipe: Recipe) -> None:
         """Train one network on the set so far (main process) and keep its accuracy in the history."""
         self.gather()
         if not self.processes.is_main:

@@ -56,7 +56,7 @@ from condensed_data.condense.objectives import Objective, inter_class_loss, intr
 from condensed_data.condense.pretrained import trained_networks
 from condensed_data.condense.representations import Pixels, Representation
 from condensed_data.condense.representations.pixels import INITS
-from condensed_data.data import RealDataset
+from condensed_data.data import RealSource
 from condensed_data.nn import get_network
 from condensed_data.seeding import make_generator
 
@@ -160,7 +160,7 @@ class MatchingMethod(Method):
 
     def __init__(
         self,
-        real: RealDataset,
+        real: RealSource,
         *,
         ipc: int,
         config: MethodConfig | None = None,

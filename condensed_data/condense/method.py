@@ -32,7 +32,7 @@ import torch
 
 from condensed_data.artifact.manifest import Decode
 from condensed_data.condense.processes import class_block
-from condensed_data.data import RealDataset
+from condensed_data.data import RealSource
 from condensed_data.sources.tensors import save_tensors
 
 __all__ = ["MethodConfig", "Method", "require_positive_ints"]
@@ -129,7 +129,7 @@ class Method(ABC):
 
     def __init__(
         self,
-        real: RealDataset,
+        real: RealSource,
         *,
         ipc: int,
         config: MethodConfig | None = None,

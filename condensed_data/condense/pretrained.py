@@ -48,7 +48,7 @@ from safetensors.torch import save as save_safetensors
 
 from condensed_data._version import __version__
 from condensed_data.artifact.folder import fsync_dir
-from condensed_data.data import RealDataset
+from condensed_data.data import RealSource, require_in_memory
 from condensed_data.data.paths import data_home
 from condensed_data.evaluate.protocol import EvalConfig, train_network
 from condensed_data.nn import get_network
@@ -78,7 +78,7 @@ def cache_dir() -> Path:
 
 
 def trained_networks(
-    real: RealDataset,
+    real: RealSource,
     *,
     arch: str,
     count: int,
@@ -127,7 +127,7 @@ def trained_networks(
     return nets
 
 
-def _template(real: RealDataset, arch: str, generator: torch.Generator, device: torch.device) -> torch.nn.Module:
+def _template(real: RealSource, arch: str, generator: torch.Generator, device: torch.device) -> torch.nn.Module:
     c, h, w = real.image_shape
     return get_network(
         arch, channels=c, num_classes=real.num_classes, image_size=(h, w), generator=generator, device=device
@@ -135,9 +135,10 @@ def _template(real: RealDataset, arch: str, generator: torch.Generator, device: 
 
 
 def _train_member(
-    real: RealDataset, *, arch: str, epochs: int, seed: int, index: int, device: torch.device
+    real: RealSource, *, arch: str, epochs: int, seed: int, index: int, device: torch.device
 ) -> torch.nn.Module:
     """Member ``index``, trained now (whatever autocast or grad mode the caller is in)."""
+    real = require_in_memory(real, "a network trained on the real data (pool=N, labels='soft')", "pool=0, hard labels")
     logger.info("training %s network %d for %d epochs on %s/%s", arch, index, epochs, real.name, real.split)
     config = EvalConfig(arch=arch, epochs=epochs, precision="fp32")
     generator = make_generator(derive_seed(seed, "trained-network", index))
@@ -155,7 +156,7 @@ def _train_member(
         )
 
 
-def _key(real: RealDataset, *, arch: str, epochs: int, seed: int, index: int) -> dict[str, Any]:
+def _key(real: RealSource, *, arch: str, epochs: int, seed: int, index: int) -> dict[str, Any]:
     """What member ``index``'s weights depend on (hashed into its file name, recorded in its sidecar)."""
     return {
         "code_version": CODE_VERSION,
@@ -179,7 +180,7 @@ def _paths(key: dict[str, Any]) -> tuple[Path, Path, Path]:
 
 
 def _cached_member(
-    real: RealDataset, *, arch: str, epochs: int, seed: int, index: int, device: torch.device
+    real: RealSource, *, arch: str, epochs: int, seed: int, index: int, device: torch.device
 ) -> torch.nn.Module:
     key = _key(real, arch=arch, epochs=epochs, seed=seed, index=index)
     weights, sidecar, lock = _paths(key)

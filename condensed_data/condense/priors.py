@@ -35,7 +35,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from condensed_data.artifact.folder import write_folder_atomically
-from condensed_data.data import RealDataset
+from condensed_data.data import RealDataset, require_in_memory
 from condensed_data.hub import HubOptions, download_model, locate
 from condensed_data.models.generator import (
     CONFIG_FILE,
@@ -170,7 +170,7 @@ def train_gan_prior(
     betas = (config.beta1, 0.999)
     opt_g = torch.optim.Adam(generator.parameters(), lr=config.lr, betas=betas)
     opt_d = torch.optim.Adam(disc.parameters(), lr=config.lr, betas=betas)
-    images, labels = real.images, real.labels
+    images, labels = require_in_memory(real, "training a prior", "a pretrained prior").images, real.labels
     n, b = images.shape[0], min(config.batch_size, images.shape[0])
     start = time.perf_counter()
     bar = tqdm(range(config.iterations), desc=f"prior gan {real.name}", disable=not progress, mininterval=1.0)
@@ -388,7 +388,7 @@ def train_ldm_prior(
             num_class_embeds=k + 1,
         ),
     ).to(device)
-    images, labels = real.images, real.labels
+    images, labels = require_in_memory(real, "training a prior", "a pretrained prior").images, real.labels
     n, b = images.shape[0], min(cfg.batch_size, images.shape[0])
 
     def batch() -> tuple[torch.Tensor, torch.Tensor]:

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import torch
 
 from condensed_data.artifact.manifest import Teacher
-from condensed_data.data import RealDataset
+from condensed_data.data import RealSource
 
 __all__ = ["soft_labels", "item_classes", "teacher_network", "check_temperature"]
 
@@ -101,7 +101,7 @@ def item_classes(num_items: int, num_classes: int) -> torch.Tensor:
     return torch.arange(num_classes).repeat_interleave(num_items // num_classes)
 
 
-def teacher_network(real: RealDataset, teacher: Teacher, *, device: torch.device | str = "cpu") -> torch.nn.Module:
+def teacher_network(real: RealSource, teacher: Teacher, *, device: torch.device | str = "cpu") -> torch.nn.Module:
     """The network ``teacher`` describes: ``teacher.arch`` trained ``teacher.epochs`` epochs on ``real`` from
     ``teacher.seed`` (built once and cached on disk by
     :func:`condensed_data.condense.pretrained.trained_networks`), frozen and in eval mode."""

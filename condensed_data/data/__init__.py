@@ -1,4 +1,5 @@
-"""Real datasets: class-indexed, in-memory image-classification data for condensation and evaluation.
+"""Real datasets behind one source contract (:class:`RealSource`): in memory (:class:`RealDataset`) or read lazily
+from an image folder (:class:`ImageFolderSource`), for condensation and evaluation.
 
 Example:
     >>> import torch
@@ -11,13 +12,18 @@ Example:
 
 from condensed_data.data.adapters import from_image_folder, from_tensors, from_torchvision
 from condensed_data.data.catalog import list_datasets, load_dataset
+from condensed_data.data.folder import ImageFolderSource
 from condensed_data.data.real import RealDataset
+from condensed_data.data.source import RealSource, require_in_memory
 
 __all__ = [
+    "ImageFolderSource",
     "RealDataset",
+    "RealSource",
     "from_image_folder",
     "from_tensors",
     "from_torchvision",
     "list_datasets",
     "load_dataset",
+    "require_in_memory",
 ]

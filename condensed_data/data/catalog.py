@@ -10,7 +10,9 @@ from pathlib import Path
 
 from condensed_data.data import digits, fashion_mnist
 from condensed_data.data.adapters import from_image_folder
+from condensed_data.data.folder import ImageFolderSource
 from condensed_data.data.real import RealDataset
+from condensed_data.data.source import RealSource
 
 __all__ = ["list_datasets", "load_dataset"]
 
@@ -64,6 +66,27 @@ def _load_image_folder(root: str, split: str) -> RealDataset:
     return from_image_folder(folder, split=split, name=name, mean=train.mean, std=train.std)
 
 
+FOLDER_PREFIX = "folder:"
+
+
+def _load_folder(root: str, split: str) -> ImageFolderSource:
+    """``folder:PATH``, read lazily: the train split is ``PATH/train`` (or ``PATH`` itself), the test split
+    ``PATH/test`` (or ``PATH/val``), with the train split's classes and statistics."""
+    base = Path(root).expanduser()
+    train_dir = base / "train" if (base / "train").is_dir() else base
+    name = f"{FOLDER_PREFIX}{root}"
+    train = ImageFolderSource(train_dir, split="train", name=name)
+    if split == "train":
+        return train
+    folder = next((base / s for s in (split, "val") if (base / s).is_dir() and train_dir != base), None)
+    if folder is None:
+        raise FileNotFoundError(
+            f"'{name}' has no {split} split: expected {base}/train/<class>/<image> and {base}/{split}/<class>/<image> "
+            "(or val/); add it, or skip the evaluation (condense --no-eval)"
+        )
+    return ImageFolderSource(folder, split=split, name=name, classes=train.classes, mean=train.mean, std=train.std)
+
+
 def list_datasets() -> list[str]:
     """The names :func:`load_dataset` accepts, sorted.
 
@@ -76,12 +99,14 @@ def list_datasets() -> list[str]:
 
 def load_dataset(
     name: str, split: str = "train", *, root: str | os.PathLike[str] | None = None, download: bool = False
-) -> RealDataset:
+) -> RealSource:
     """Load a built-in real dataset split.
 
     Args:
         name: one of :func:`list_datasets` (case-insensitive; ``fashion_mnist``/``fmnist`` also work), or
-            ``"imagefolder:PATH"`` for ``PATH/train/<class>/<image>`` and ``PATH/test/...`` (or ``val/``).
+            ``"imagefolder:PATH"`` for ``PATH/train/<class>/<image>`` and ``PATH/test/...`` (or ``val/``) read into
+            memory, or ``"folder:PATH"`` for the same layout (or ``PATH/<class>/<image>`` as the train split alone)
+            read lazily (:class:`~condensed_data.data.ImageFolderSource`: for data that does not fit in memory).
         split: ``"train"`` or ``"test"``.
         root: a folder to look in first, for datasets read from files.
         download: download a dataset that is not on the machine (Fashion-MNIST, through torchvision).
@@ -94,6 +119,8 @@ def load_dataset(
         >>> ds.name, ds.split, ds.num_classes
         ('digits', 'test', 10)
     """
+    if isinstance(name, str) and name.startswith(FOLDER_PREFIX):
+        return _load_folder(name[len(FOLDER_PREFIX) :], split)
     if isinstance(name, str) and name.startswith(IMAGEFOLDER_PREFIX):
         return _load_image_folder(name[len(IMAGEFOLDER_PREFIX) :], split)
     key = name.strip().lower() if isinstance(name, str) else name
@@ -101,7 +128,8 @@ def load_dataset(
     if key not in _DATASETS:
         raise ValueError(
             f"unknown dataset {name!r}; known datasets: {', '.join(list_datasets())}. "
-            f"For your own images use '{IMAGEFOLDER_PREFIX}PATH' (PATH/train/<class>/*.png and PATH/test/...), "
+            f"For your own images use '{IMAGEFOLDER_PREFIX}PATH' (PATH/train/<class>/*.png and PATH/test/...; "
+            f"'{FOLDER_PREFIX}PATH' reads them lazily), "
             "or from_torchvision(), from_image_folder() or from_tensors() in Python"
         )
     entry = _DATASETS[key]

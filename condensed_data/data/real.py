@@ -12,7 +12,7 @@ import hashlib
 import json
 import logging
 import operator
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
@@ -266,6 +266,20 @@ class RealDataset(Dataset[tuple[torch.Tensor, int]]):
             images, labels, classes=list(self.classes), name=self.name, split=self.split, mean=self.mean, std=self.std
         )
         return subset
+
+    def batches(self, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Every image once, in dataset order, as ``(images, labels)`` views of at most ``batch_size`` rows.
+
+        Example:
+            >>> import torch
+            >>> ds = RealDataset(torch.rand(5, 1, 2, 2), torch.tensor([0, 1, 0, 1, 0]), classes=["a", "b"],
+            ...                  name="toy", split="test")
+            >>> [len(y) for _, y in ds.batches(2)]
+            [2, 2, 1]
+        """
+        size = check_count(batch_size)
+        for start in range(0, len(self), size):
+            yield self.images[start : start + size], self.labels[start : start + size]
 
     def holdout(self, per_class: int | float, *, seed: int = 0) -> tuple[RealDataset, RealDataset]:
         """``(train_part, validation)``: a class-stratified, deterministic validation split held out of this one.

@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 
 from condensed_data.artifact.manifest import Evaluation, Recipe
 from condensed_data.condense.augment import DSA
-from condensed_data.data import RealDataset
+from condensed_data.data import RealSource
 from condensed_data.nn import get_network
 from condensed_data.runtime import PRECISIONS, autocast, precision_dtype
 from condensed_data.seeding import derive_seed, make_generator
@@ -40,7 +40,7 @@ logger = logging.getLogger(__name__)
 Normalization = tuple[Sequence[float], Sequence[float]]
 
 
-def _mean_std(normalization: Normalization | Recipe | None, test: RealDataset) -> Normalization:
+def _mean_std(normalization: Normalization | Recipe | None, test: RealSource) -> Normalization:
     """``(mean, std)`` from a recipe or a pair; the test set's own statistics when ``None``."""
     if isinstance(normalization, Recipe):
         return normalization.mean, normalization.std
@@ -172,7 +172,7 @@ def train_network(
 @torch.inference_mode()
 def test_accuracy(
     net: torch.nn.Module,
-    test: RealDataset,
+    test: RealSource,
     *,
     config: EvalConfig,
     device: torch.device | str = "cpu",
@@ -186,18 +186,20 @@ def test_accuracy(
     std_t = torch.tensor(std, device=device).view(1, -1, 1, 1)
     net.eval()
     correct = 0
-    for start in range(0, len(test), config.test_batch_size):
-        x = (test.images[start : start + config.test_batch_size].to(device) - mean_t) / std_t
-        y = test.labels[start : start + config.test_batch_size].to(device)
+    total = 0
+    for images, labels in test.batches(config.test_batch_size):
+        x = (images.to(device) - mean_t) / std_t
+        y = labels.to(device)
+        total += len(y)
         with autocast(config.precision, device):
             logits = net(x)
         correct += int((logits.argmax(dim=1) == y).sum())
-    return correct / len(test)
+    return correct / total
 
 
 def _run(
     make_set: Callable[[int], tuple[torch.Tensor, torch.Tensor]],
-    test: RealDataset,
+    test: RealSource,
     *,
     config: EvalConfig,
     archs: Sequence[str] | None,
@@ -252,7 +254,7 @@ def _run(
 def evaluate(
     images: torch.Tensor,
     labels: torch.Tensor,
-    test: RealDataset,
+    test: RealSource,
     *,
     config: EvalConfig = EvalConfig(),
     archs: Sequence[str] | None = None,
@@ -287,8 +289,8 @@ def evaluate(
 
 
 def evaluate_random_real(
-    train: RealDataset,
-    test: RealDataset,
+    train: RealSource,
+    test: RealSource,
     *,
     ipc: int,
     config: EvalConfig = EvalConfig(),

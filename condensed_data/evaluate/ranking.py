@@ -44,7 +44,7 @@ import torch
 
 from condensed_data.artifact.manifest import Evaluation, Recipe
 from condensed_data.condense.soft_labels import item_classes
-from condensed_data.data import RealDataset
+from condensed_data.data import RealSource, require_in_memory
 from condensed_data.data.paths import data_home
 from condensed_data.evaluate.protocol import EvalConfig, Normalization, _mean_std, _run, evaluate, evaluate_random_real
 
@@ -130,7 +130,7 @@ def recipe_labels(labels: torch.Tensor, recipe: Recipe, num_classes: int) -> tor
     return labels
 
 
-def _cache_key(train: RealDataset, test: RealDataset, config: EvalConfig, seed: int, device, normalization) -> str:
+def _cache_key(train: RealSource, test: RealSource, config: EvalConfig, seed: int, device, normalization) -> str:
     key = {
         "train": train.fingerprint(),
         "test": test.fingerprint(),
@@ -161,8 +161,8 @@ def _write_cached(path: Path, evaluation: Evaluation) -> None:
 
 
 def evaluate_full_real(
-    train: RealDataset,
-    test: RealDataset,
+    train: RealSource,
+    test: RealSource,
     *,
     config: EvalConfig,
     seed: int = 0,
@@ -186,8 +186,9 @@ def evaluate_full_real(
     if cache and (found := _read_cached(path)) is not None:
         logger.info("full-real accuracy of %s/%s on %s from the cache %s", train.name, train.split, config.arch, path)
         return found
+    whole = require_in_memory(train, "the full-real run of the ranking (--ranking)", "evaluate without --ranking")
     [result] = _run(
-        lambda m: (train.images, train.labels),
+        lambda m: (whole.images, whole.labels),
         test,
         config=config,
         archs=None,
@@ -203,7 +204,7 @@ def evaluate_full_real(
 
 
 def _known(
-    known: Sequence[Evaluation], subject: str, labels: str, config: EvalConfig, device, test: RealDataset
+    known: Sequence[Evaluation], subject: str, labels: str, config: EvalConfig, device, test: RealSource
 ) -> Evaluation | None:
     """The evaluation in ``known`` made exactly as asked (same subject, labels, protocol, models and test set)."""
     for e in known:
@@ -216,8 +217,8 @@ def _known(
 def rank(
     images: torch.Tensor,
     labels: torch.Tensor,
-    train: RealDataset,
-    test: RealDataset,
+    train: RealSource,
+    test: RealSource,
     *,
     ipc: int,
     config: EvalConfig = EvalConfig(),

@@ -14,7 +14,17 @@ from condensed_data.data import list_datasets, load_dataset
 
 def test_public_api() -> None:
     assert sorted(data.__all__) == sorted(
-        ["RealDataset", "from_image_folder", "from_tensors", "from_torchvision", "list_datasets", "load_dataset"]
+        [
+            "ImageFolderSource",
+            "RealDataset",
+            "RealSource",
+            "from_image_folder",
+            "from_tensors",
+            "from_torchvision",
+            "list_datasets",
+            "load_dataset",
+            "require_in_memory",
+        ]
     )
     for name in data.__all__:
         assert getattr(data, name).__doc__

@@ -33,7 +33,7 @@ from typing import Any, ClassVar
 import torch
 
 from condensed_data.artifact.manifest import Decode
-from condensed_data.data import RealDataset
+from condensed_data.data import RealSource
 
 __all__ = ["Representation"]
 
@@ -58,7 +58,7 @@ class Representation(ABC):
     kind: ClassVar[str]
     sharding: ClassVar[str]
 
-    def __init__(self, real: RealDataset, *, ipc: int, device: torch.device) -> None:
+    def __init__(self, real: RealSource, *, ipc: int, device: torch.device) -> None:
         self.real = real
         self.ipc = ipc
         self.device = torch.device(device)

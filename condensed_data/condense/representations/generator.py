@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from condensed_data.condense.representations.base import Representation
-from condensed_data.data import RealDataset
+from condensed_data.data import RealSource
 from condensed_data.models.generator import architecture_of, save_codes, save_generator
 from condensed_data.sources.generator import GENERATOR_FOLDER
 
@@ -41,7 +41,7 @@ class GeneratorCodes(Representation):
 
     def __init__(
         self,
-        real: RealDataset,
+        real: RealSource,
         *,
         ipc: int,
         generator_model: nn.Module,

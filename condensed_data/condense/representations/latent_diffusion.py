@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 import torch
 
 from condensed_data.condense.representations.base import Representation
-from condensed_data.data import RealDataset
+from condensed_data.data import RealSource
 from condensed_data.models.diffusion import save_diffusion
 from condensed_data.sources.latent_diffusion import DIFFUSION_FOLDER, save_latents
 
@@ -91,7 +91,7 @@ class DiffusionLatents(Representation):
 
     def __init__(
         self,
-        real: RealDataset,
+        real: RealSource,
         *,
         ipc: int,
         model: Any,

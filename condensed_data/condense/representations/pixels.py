@@ -33,7 +33,7 @@ import torch
 
 from condensed_data.artifact.manifest import Decode
 from condensed_data.condense.representations.base import Representation
-from condensed_data.data import RealDataset
+from condensed_data.data import RealSource, require_in_memory
 from condensed_data.sources.decode import decode_tiles, encode_tiles, tile_size
 from condensed_data.sources.tensors import save_tensors
 
@@ -65,7 +65,7 @@ class Pixels(Representation):
 
     def __init__(
         self,
-        real: RealDataset,
+        real: RealSource,
         *,
         ipc: int,
         init: str,
@@ -138,12 +138,13 @@ class Pixels(Representation):
         save_tensors(folder, self.real.denormalize(self.normalized.detach()).cpu(), self.labels.cpu())
 
 
-def kmeans_medoids(real: RealDataset, n: int, *, generator: torch.Generator, steps: int = 20) -> torch.Tensor:
+def kmeans_medoids(real: RealSource, n: int, *, generator: torch.Generator, steps: int = 20) -> torch.Tensor:
     """``n`` real images per class ``(K, n, C, H, W)``: the nearest to each centre of a k-means of the class.
 
     Lloyd's algorithm in pixel space, ``steps`` rounds, centres seeded by k-means++ from ``generator``; each centre
     is then replaced by its nearest real image (distinct images: a class needs at least ``n`` of them).
     """
+    real = require_in_memory(real, "init='medoids'", "init='real'")
     out = []
     for c in range(real.num_classes):
         x = real.images[real.indices_of(c)].flatten(1).float()
