@@ -226,15 +226,10 @@ class ImageFolderSource(torch.utils.data.Dataset[tuple[torch.Tensor, int]]):
             "split the folder on disk (PATH/train, PATH/val) or load it with data.from_image_folder(...)"
         )
 
-    def normalize(self, x: torch.Tensor) -> torch.Tensor:
-        """``(x - mean) / std`` per channel, for any ``(..., C, H, W)`` float tensor."""
-        mean, std = self._stats_like(x)
-        return (x - mean) / std
-
-    def denormalize(self, x: torch.Tensor) -> torch.Tensor:
-        """``x * std + mean`` per channel: the inverse of :meth:`normalize`."""
-        mean, std = self._stats_like(x)
-        return x * std + mean
+    # The same per-channel statistics arithmetic (and per-device cache) as the in-memory dataset.
+    normalize = RealDataset.normalize
+    denormalize = RealDataset.denormalize
+    _stats_like = RealDataset._stats_like
 
     def fingerprint(self) -> str:
         """``"sha256:<hex>"`` of the folder's listing (names, sizes, mtimes), the classes and the reading options.
@@ -396,20 +391,6 @@ class ImageFolderSource(torch.utils.data.Dataset[tuple[torch.Tensor, int]]):
                 f"{self.name}/{self.split}; draws are without replacement, so ask for at most {count}"
             )
         return torch.randperm(count, generator=generator, device=generator.device)[:n].cpu()
-
-    def _stats_like(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        channels = len(self.mean)
-        if x.dim() < 3 or x.shape[-3] != channels or not x.is_floating_point():
-            raise ValueError(
-                f"expected a float tensor shaped (..., {channels}, H, W) for {self.name}'s statistics, got "
-                f"{x.dtype} {tuple(x.shape)}"
-            )
-        key = (x.device, x.dtype)
-        if key not in self._stats_cache:
-            mean = torch.tensor(self.mean, dtype=x.dtype, device=x.device).view(channels, 1, 1)
-            std = torch.tensor(self.std, dtype=x.dtype, device=x.device).view(channels, 1, 1)
-            self._stats_cache[key] = (mean, std)
-        return self._stats_cache[key]
 
 
 def _numel(shape: tuple[int, ...]) -> int:
