@@ -12,6 +12,9 @@ LD3M encodes that draw). Every method's start and the position of its run's stre
 written again with ``python tests/golden/behaviour.py``; nothing else changed.
 Then ECHO's record was rewritten again (issue 16) when ECHO began clamping its images to the valid pixel range after
 every step, as M3D does (``clamp``, on by default for ECHO only), with ``python tests/golden/behaviour.py echo``.
+And all five once more (issue 17, prefetching): the real images of each matching iteration now come from a stream of
+their own, seeded by the iteration (``condensed_data.condense.real_batches``), so the next iteration's images can be
+read ahead; the run's stream no longer draws them, which moves everything it draws after them.
 """
 
 import warnings

@@ -13,6 +13,7 @@ flags) makes them take the same decisions; only the main process evaluates and w
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import math
@@ -141,7 +142,7 @@ class Run:
             disable=not (progress and self.processes.is_main),
             mininterval=1.0,
         )
-        with StopSignals() as stop:
+        with StopSignals() as stop, contextlib.closing(self.method):
             for it in bar:
                 value, stopping = self._step(it, stop)
                 done = it + 1

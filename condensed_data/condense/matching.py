@@ -54,6 +54,7 @@ from condensed_data.condense.augment import DSA
 from condensed_data.condense.method import Method, MethodConfig, require_positive_ints
 from condensed_data.condense.objectives import Objective, inter_class_loss, intra_class_loss, make_objective
 from condensed_data.condense.pretrained import trained_networks
+from condensed_data.condense.real_batches import RealBatches
 from condensed_data.condense.representations import Pixels, Representation
 from condensed_data.condense.representations.pixels import INITS
 from condensed_data.data import RealSource
@@ -183,6 +184,10 @@ class MatchingMethod(Method):
         self._pool_seed = int(torch.randint(0, 2**62, (), generator=generator)) if cfg.pool else None
         self._pool: list[torch.nn.Module] | None = None  # built at first use, or loaded from a checkpoint
         self._member: int | None = None  # the pool member in use, -1 for a fresh network (pool_fresh)
+        # The real images have a stream of their own (drawn last: the draws above are what they always were), so
+        # the next iteration's images can be read ahead while the current one computes.
+        real_seed = int(torch.randint(0, 2**62, (), generator=generator))
+        self.real_batches = RealBatches(real, self.batch_real, seed=real_seed)
 
     # -- what a recipe provides --------------------------------------------------------------------------------
     @abstractmethod
@@ -272,7 +277,7 @@ class MatchingMethod(Method):
         net = self.network(iteration, generator)
         classes = self.shard_classes
         keep = classes if self.shard_count > 1 and self.sharding == "classes" else None
-        real = self.real.sample_per_class(self.batch_real, generator=generator, keep=keep)
+        real = self.real_batches.get(iteration, keep=keep)
         real = self.real.normalize(real.flatten(0, 1).to(self.device))
         syn, labels = self.representation.images(classes)
         real, syn = self.augment_pair(real, syn, labels, generator)
@@ -299,6 +304,9 @@ class MatchingMethod(Method):
             weighted = {"match": match, **{f"match.{k}": v for k, v in parts.items()}, **weighted}
             self.grad_norms = self._grad_norms(weighted)
         return loss
+
+    def close(self) -> None:
+        self.real_batches.close()
 
     def diagnostics(self) -> dict[str, float]:
         """The unweighted terms and each weighted term's gradient norm (``grad_norm.NAME``), on the iterations

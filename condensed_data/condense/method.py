@@ -195,6 +195,11 @@ class Method(ABC):
         parameters must stay in a set (e.g. images within the valid pixel range) projects them back here."""
         return None
 
+    def close(self) -> None:
+        """Called by the loop when the iterations end or stop: release what the method holds for them (a read-ahead
+        thread, open files). Default: nothing. A later :meth:`loss` may start them again."""
+        return None
+
     def diagnostics(self) -> dict[str, float]:
         """Numbers about the last :meth:`loss` worth logging (e.g. each loss term's gradient norm); ``{}`` (the
         default) when there is nothing to log this iteration. The loop logs them and keeps them in

@@ -195,6 +195,23 @@ class ImageFolderSource(torch.utils.data.Dataset[tuple[torch.Tensor, int]]):
         batch = torch.stack(pixels).to(torch.float32).div_(255)
         return batch.view(len(draws), n, *self.image_shape).to(self.device)
 
+    def preload(self, classes: Sequence[int] | None = None) -> None:
+        """Decode every image of ``classes`` (default: all) into the uint8 cache now, rather than as draws reach
+        them; a class-sharded process preloads its own classes only.
+
+        Raises:
+            ValueError: the source keeps no cache (``cache="none"``, or ``"auto"`` over a split larger than
+                ``cache_bytes``).
+        """
+        if self._cache is None:
+            raise ValueError(
+                f"preload needs the in-memory cache, and {self.name}/{self.split} keeps none; construct the source "
+                "with cache='all' (or a cache_bytes large enough for cache='auto')"
+            )
+        wanted = range(self.num_classes) if classes is None else [self._check_class(c) for c in classes]
+        for c in wanted:  # class by class: the decoded list of one class at a time, beside the cache
+            self._read([(c, i) for i in range(len(self._members[c]))])
+
     def subset_per_class(self, n: int, *, generator: torch.Generator) -> RealDataset:
         """An in-memory :class:`RealDataset` of ``n`` random images per class (the random-real baseline)."""
         counts = self.class_counts()

@@ -98,9 +98,11 @@ def test_the_loop_groups_any_number_of_images_per_class():
     method = _mirrored()
     net_seed, g = make_generator(5), make_generator(5)
     loss = method.loss(iteration=0, generator=g)
-    # the same draws by hand: the network, then the real batch; class means over the 4 (not 2) images per class
+    # the same draws by hand: the network from the run's stream, the real batch from the iteration's own stream;
+    # class means over the 4 (not 2) images per class
     net = method.random_network(net_seed)
-    real = method.real.normalize(method.real.sample_per_class(4, generator=net_seed).flatten(0, 1))
+    drawn = method.real.sample_per_class(4, generator=method.real_batches.generator(0))
+    real = method.real.normalize(drawn.flatten(0, 1))
     syn, _ = method.representation.images(range(3))
     expected = mean_embedding_loss(net.embed(real).unflatten(0, (3, -1)), net.embed(syn).unflatten(0, (3, -1)))
     torch.testing.assert_close(loss, expected)

@@ -85,6 +85,7 @@ def test_a_class_sharded_dm_process_reads_only_its_classes(tmp_path, opened, sin
     source = ImageFolderSource(write_folder(tmp_path), mean=(0.5,) * 3, std=(0.25,) * 3, cache="none")
     method = DM(source, ipc=1, config=DM.config_class.from_dict({"batch_real": 4}), generator=make_generator(0))
     method.shard(2, 3)  # the third of three processes owns class "cow"
+    method.real_batches.prefetch = False  # count this iteration's reads only (reading ahead: test_real_batches.py)
     opened.clear()  # the initial draw (ipc images of each class) is behind us
     method.loss(iteration=0, generator=make_generator(1)).backward()
     assert len(opened) == 4 and {p.parent.name for p in opened} == {"cow"}
@@ -104,6 +105,17 @@ def test_uint8_cache_reads_each_file_once(tmp_path, opened):
     assert len(opened) == 24 + 18 + 18
     with pytest.raises(ValueError, match="cache must be one of"):
         ImageFolderSource(tmp_path, cache="some")
+
+
+def test_preload_decodes_only_the_given_classes_once(tmp_path, opened):
+    source = ImageFolderSource(write_folder(tmp_path), mean=(0.5,) * 3, std=(0.25,) * 3, cache="all")
+    source.preload([1])
+    assert sorted({p.parent.name for p in opened}) == ["bee"] and len(opened) == 6
+    source.sample_per_class(6, generator=torch.Generator().manual_seed(0), keep=[1])
+    assert len(opened) == 6  # served from the cache
+    uncached = ImageFolderSource(tmp_path, mean=(0.5,) * 3, std=(0.25,) * 3, cache="none")
+    with pytest.raises(ValueError, match="preload needs the in-memory cache.*cache='all'"):
+        uncached.preload()
 
 
 def test_index_and_statistics_are_cached_and_invalidated_by_the_listing(tmp_path, monkeypatch, opened):
