@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/real_folder_memory.py                  # 100 classes x 300 PNGs of 3x128x128
     .venv/bin/python benchmarks/real_folder_memory.py --device cuda    # the condensation on a GPU
     .venv/bin/python benchmarks/real_folder_memory.py --classes 4 --per-class 8 --test-per-class 2 --size 16 \\
-        --iterations 2 --memory-classes 2 --eval-epochs 2 --root /tmp/tiny-folder --no-save  # the script runs
+        --iterations 2 --subset-classes 2 --eval-epochs 2 --root /tmp/tiny-folder --no-save  # the script runs
 
 The folder (``--root``, default ``$CONDENSED_DATA_HOME/benchmarks/real-folder-<classes>x<per-class>-<size>``) is
 generated when absent: smooth random class patterns plus noise, saved as PNG under ``train/`` and ``test/`` (about
@@ -17,8 +17,9 @@ timed iterations (after one warm-up) on ``--net``:
   folder-no-prefetch the same without reading ahead: the draw's reading and decoding is on the critical path
   cached             the folder with the uint8 cache, every class preloaded: one process holding the whole split
   cached-shard       each of ``--shards`` class-sharded processes, one at a time, each preloading its own classes only
-  memory             the first ``--memory-classes`` classes read into memory (from_image_folder), for the speed of
+  subset-memory      the first ``--subset-classes`` classes read into memory (from_image_folder), for the speed of
                      the in-memory backend on a subset that fits
+  subset-folder      the same classes read lazily (as ``folder``): the two backends side by side
 
 Records (``"benchmark": "real-folder"``, ``"setting": {"source": CASE}`` plus ``"shard"`` for a sharded process; metrics
 ``seconds_per_iteration``, ``data_wait_share`` (the share of the timed iterations spent blocked on real images) and
@@ -39,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from records import save, stamp  # noqa: E402
 
-CASES = ("folder", "folder-no-prefetch", "cached", "cached-shard", "memory")
+CASES = ("folder", "folder-no-prefetch", "cached", "cached-shard", "subset-memory", "subset-folder")
 
 
 def _peak_mib() -> float:
@@ -103,6 +104,19 @@ def _condense(real, args: argparse.Namespace, *, shard: tuple[int, int] | None, 
     return method, seconds / args.iterations, method.real_batches.waited / seconds
 
 
+def _subset(train: Path, classes: int) -> Path:
+    """A folder of the first ``classes`` class folders of ``train`` (symbolic links, made once)."""
+    subset = train.parent / f"train-first-{classes}"
+    if not subset.is_dir():
+        staging = train.parent / f".{subset.name}.tmp"
+        staging.mkdir(exist_ok=True)
+        for name in sorted(p.name for p in train.iterdir() if p.is_dir())[:classes]:
+            if not (staging / name).exists():
+                (staging / name).symlink_to(train / name, target_is_directory=True)
+        staging.rename(subset)
+    return subset
+
+
 def run_case(case: str, args: argparse.Namespace) -> list[dict]:
     from condensed_data.data import ImageFolderSource, from_image_folder, load_dataset
 
@@ -116,17 +130,15 @@ def run_case(case: str, args: argparse.Namespace) -> list[dict]:
     setting: dict = {"source": case}
     extra: dict = {}
     shard, prefetch = None, None
-    if case == "memory":
-        import shutil
-        import tempfile
-
-        with tempfile.TemporaryDirectory() as tmp:  # a folder of the first classes only
-            for name in sorted(p.name for p in train.iterdir() if p.is_dir())[: args.memory_classes]:
-                shutil.copytree(train / name, Path(tmp) / name)
-            start = time.perf_counter()
-            real = from_image_folder(tmp)
-            extra["load_seconds"] = round(time.perf_counter() - start, 1)
-        budget["classes_in_memory"] = args.memory_classes
+    if case.startswith("subset"):
+        subset = _subset(train, args.subset_classes)
+        start = time.perf_counter()
+        if case == "subset-memory":
+            real = from_image_folder(subset)
+        else:
+            real = ImageFolderSource(subset, cache="none", workers=args.workers)
+        extra["load_seconds"] = round(time.perf_counter() - start, 1)
+        budget["classes"] = args.subset_classes
         extra["whole_split_float32_gib"] = round(args.classes * args.per_class * 3 * args.size**2 * 4 / 2**30, 2)
     else:
         cached = case.startswith("cached")
@@ -174,7 +186,7 @@ def main() -> None:
     p.add_argument("--batch-real", type=int, default=16, help="real images per class per iteration")
     p.add_argument("--workers", type=int, default=2, help="decoding threads of the folder source")
     p.add_argument("--shards", type=int, default=2, help="processes of the cached-shard case")
-    p.add_argument("--memory-classes", type=int, default=10, help="classes the in-memory case reads")
+    p.add_argument("--subset-classes", type=int, default=10, help="classes of the two subset cases")
     p.add_argument("--eval-epochs", type=int, default=20, help="epochs of the folder case's evaluation (0: none)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--case", choices=CASES, action="append", help="run only these cases (repeatable)")

@@ -375,7 +375,49 @@ def ranking_table(res: Results) -> str:
     return _markdown(header, cells, _flat(rows))
 
 
+_REAL_FOLDER_CASES = ("folder", "folder-no-prefetch", "cached", "cached-shard", "subset-memory", "subset-folder")
+
+
+def real_folder_table(res: Results) -> str:
+    """One row per case (and per process of the class-sharded case): the three metrics side by side."""
+    rows: dict[tuple, dict[str, list[dict]]] = {}
+    for run in runs(res("real_folder_memory")):
+        r = run[0]
+        setting = r.get("setting") or {}
+        key = (r["device"], r["dataset"], json.dumps(r["budget"], sort_keys=True), setting.get("source"),
+               setting.get("shard", -1))  # fmt: skip
+        rows.setdefault(key, {})[r["metric"]] = run
+    header = ["data", "source", "s per iteration", "waiting for data", "peak RSS (MiB)", "notes", "budget", "device"]
+    header += ["date"]
+    cells, shown = [], []
+    order = sorted(rows, key=lambda k: (k[0], k[1], k[2], _REAL_FOLDER_CASES.index(k[3]), k[4]))
+    for key in order:
+        metrics = rows[key]
+        first = next(iter(metrics.values()))
+        r = first[0]
+        source = r["setting"]["source"] + (
+            f" (process {key[4] + 1} of {r['setting']['shards']})" if key[4] >= 0 else ""
+        )
+        notes = []
+        if "whole_split_float32_gib" in r:
+            notes.append(f"the first {r['budget']['classes']} classes only (the whole split: "
+                         f"{r['whole_split_float32_gib']} GiB as float32)")  # fmt: skip
+        if "eval_accuracy" in r:
+            notes.append(f"then evaluated on the lazy test split: {r['eval_seconds']} s")
+        if "preload_seconds" in r:
+            notes.append(f"preloaded in {r['preload_seconds']} s")
+        wait = metrics.get("data_wait_share")
+        cells.append([r["dataset"], source, _value(metrics["seconds_per_iteration"], "value", ".2f"),
+                      f"{_value(wait, 'value', '.1f', 100)}%" if wait else "–",
+                      _value(metrics["peak_rss_mib"], "value", ",.0f"), "; ".join(notes) or "–",
+                      _budget({k: v for k, v in r["budget"].items() if k != "classes"}), r["device"],
+                      _date(first)])  # fmt: skip
+        shown.extend(run for run in metrics.values())
+    return _markdown(header, cells, _flat(shown))
+
+
 TABLES: dict[str, Callable[[Results], str]] = {
+    "real-folder": real_folder_table,
     "parquet-view": parquet_view_table,
     "accuracy": accuracy_table,
     "ranking": ranking_table,
