@@ -343,7 +343,13 @@ class HFDatasetSource(torch.utils.data.Dataset[tuple[torch.Tensor, int]]):
 
     def _decode(self, cell: Any, row: int) -> torch.Tensor:
         with self._open(cell, row) as opened:
-            image = opened.convert("L" if self.grayscale else "RGB")
+            try:
+                image = opened.convert("L" if self.grayscale else "RGB")
+            except OSError as exc:  # a truncated or corrupt file fails when it is decoded, not when it is opened
+                raise ValueError(
+                    f"{self._where}: row {row} of column {self.columns.image!r} cannot be decoded ({exc}); remove the "
+                    "row (dataset.filter) or fix the file"
+                ) from exc
         if self.image_size is not None:
             image = image.resize((self.image_size[1], self.image_size[0]), Image.Resampling.BILINEAR)
         pixels = image_to_tensor(image, where=f"{self._where} row {row}")

@@ -1,5 +1,6 @@
 """HFDatasetSource: a Hugging Face datasets split read lazily behind the RealSource contract, and ``hf:`` by name."""
 
+import io
 import json
 import logging
 import pickle
@@ -300,3 +301,34 @@ def test_cli_condenses_and_evaluates_an_hf_dataset(tmp_path, single_thread):
     manifest = json.loads((out / "condensed.json").read_text())
     assert manifest["source"]["name"] == name and manifest["source"]["fingerprint"] == load_dataset(name).fingerprint()
     assert manifest["source"]["num_samples"] == 15 and manifest["evaluation"][0]["test_set"] == f"{name}/test"
+
+
+def test_an_image_folder_read_through_datasets_decodes_files_by_path(tmp_path):
+    from condensed_data.data import from_image_folder
+
+    for split, (images, labels) in (("train", rows()), ("test", rows((1, 1, 1), seed=3))):
+        for i, (image, label) in enumerate(zip(images, labels, strict=True)):
+            (tmp_path / "folder" / split / CLASSES[label]).mkdir(parents=True, exist_ok=True)
+            image.save(tmp_path / "folder" / split / CLASSES[label] / f"{i:02d}.png")
+    train = load_dataset(f"hf:{tmp_path / 'folder'}")
+    cell = train.dataset.with_format("arrow")[:1].column("image").to_pylist()[0]
+    assert cell["bytes"] is None and cell["path"].endswith(".png")  # datasets keeps local files by path
+    memory = from_image_folder(tmp_path / "folder" / "train")
+    assert (train.classes, train.class_counts()) == (memory.classes, memory.class_counts())
+    per_class = [torch.cat([x[y == c] for x, y in train.batches(4)]).sum(0) for c in range(3)]
+    assert all(torch.allclose(per_class[c], memory.images[memory.labels == c].sum(0)) for c in range(3))
+    assert load_dataset(f"hf:{tmp_path / 'folder'}", "test").class_counts() == [1, 1, 1]
+
+
+def test_an_unreadable_row_is_named(tmp_path):
+    images, labels = rows()
+    png = io.BytesIO()
+    images[3].save(png, format="PNG")
+    cells = [{"bytes": png.getvalue(), "path": None}] * len(labels)
+    features = datasets.Features({"image": datasets.Image(), "label": datasets.ClassLabel(names=CLASSES)})
+    broken = [*cells[:3], {"bytes": b"not an image", "path": None}, *cells[4:]]
+    with pytest.raises(ValueError, match=r"row 3 of column 'image' cannot be read .*dataset.filter"):
+        HFDatasetSource(datasets.Dataset.from_dict({"image": broken, "label": labels}, features=features))
+    truncated = [*cells[:5], {"bytes": png.getvalue()[:60], "path": None}, *cells[6:]]
+    with pytest.raises(ValueError, match=r"row 5 of column 'image' cannot be decoded \(image file is truncated\)"):
+        HFDatasetSource(datasets.Dataset.from_dict({"image": truncated, "label": labels}, features=features))
