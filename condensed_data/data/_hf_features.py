@@ -12,6 +12,7 @@ import json
 import logging
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -147,7 +148,7 @@ def write_stats(fingerprint: str, mean: list[float], std: list[float]) -> None:
         logger.warning("cannot cache the statistics at %s (%s); they will be recomputed next time", path, exc)
 
 
-def _stats_path(fingerprint: str):
+def _stats_path(fingerprint: str) -> Path:
     return data_home() / "hf-stats" / f"{hashlib.sha256(fingerprint.encode()).hexdigest()[:32]}.json"
 
 
