@@ -1,5 +1,6 @@
 """Real datasets behind one source contract (:class:`RealSource`): in memory (:class:`RealDataset`) or read lazily
-from an image folder (:class:`ImageFolderSource`), for condensation and evaluation.
+from an image folder (:class:`ImageFolderSource`) or a Hugging Face dataset (:class:`HFDatasetSource`), for
+condensation and evaluation.
 
 Example:
     >>> import torch
@@ -13,10 +14,12 @@ Example:
 from condensed_data.data.adapters import from_image_folder, from_tensors, from_torchvision
 from condensed_data.data.catalog import list_datasets, load_dataset
 from condensed_data.data.folder import ImageFolderSource
+from condensed_data.data.hf import HFDatasetSource
 from condensed_data.data.real import RealDataset
 from condensed_data.data.source import RealSource, require_in_memory
 
 __all__ = [
+    "HFDatasetSource",
     "ImageFolderSource",
     "RealDataset",
     "RealSource",

@@ -107,6 +107,8 @@ def load_dataset(
             ``"imagefolder:PATH"`` for ``PATH/train/<class>/<image>`` and ``PATH/test/...`` (or ``val/``) read into
             memory, or ``"folder:PATH"`` for the same layout (or ``PATH/<class>/<image>`` as the train split alone)
             read lazily (:class:`~condensed_data.data.ImageFolderSource`: for data that does not fit in memory).
+            ``"hf:NAME[:CONFIG]"`` reads a Hugging Face dataset (a Hub id in the local cache, or a folder) lazily
+            (:class:`~condensed_data.data.HFDatasetSource`; options in :mod:`condensed_data.data.hf_load`).
         split: ``"train"`` or ``"test"``.
         root: a folder to look in first, for datasets read from files.
         download: download a dataset that is not on the machine (Fashion-MNIST, through torchvision).
@@ -121,6 +123,10 @@ def load_dataset(
     """
     if isinstance(name, str) and name.startswith(FOLDER_PREFIX):
         return _load_folder(name[len(FOLDER_PREFIX) :], split)
+    if isinstance(name, str) and name.startswith("hf:"):  # a Hugging Face dataset, memory-mapped (hf_load.py)
+        from condensed_data.data.hf_load import HF_PREFIX, load_hf
+
+        return load_hf(name[len(HF_PREFIX) :], split)
     if isinstance(name, str) and name.startswith(IMAGEFOLDER_PREFIX):
         return _load_image_folder(name[len(IMAGEFOLDER_PREFIX) :], split)
     key = name.strip().lower() if isinstance(name, str) else name

@@ -15,6 +15,7 @@ from condensed_data.data import list_datasets, load_dataset
 def test_public_api() -> None:
     assert sorted(data.__all__) == sorted(
         [
+            "HFDatasetSource",
             "ImageFolderSource",
             "RealDataset",
             "RealSource",
