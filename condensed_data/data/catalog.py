@@ -13,6 +13,7 @@ from condensed_data.data.adapters import from_image_folder
 from condensed_data.data.folder import ImageFolderSource
 from condensed_data.data.real import RealDataset
 from condensed_data.data.source import RealSource
+from condensed_data.data.spec import parse_options, split_query
 
 __all__ = ["list_datasets", "load_dataset"]
 
@@ -67,15 +68,19 @@ def _load_image_folder(root: str, split: str) -> RealDataset:
 
 
 FOLDER_PREFIX = "folder:"
+_FOLDER_OPTIONS = ("size", "grayscale", "workers", "cache", "on_error")
 
 
-def _load_folder(root: str, split: str) -> ImageFolderSource:
-    """``folder:PATH``, read lazily: the train split is ``PATH/train`` (or ``PATH`` itself), the test split
-    ``PATH/test`` (or ``PATH/val``), with the train split's classes and statistics."""
+def _load_folder(spec: str, split: str) -> ImageFolderSource:
+    """``folder:PATH[?OPTIONS]``, read lazily: the train split is ``PATH/train`` (or ``PATH`` itself), the test split
+    ``PATH/test`` (or ``PATH/val``), with the train split's classes and statistics. ``OPTIONS`` (``size``,
+    ``grayscale``, ``workers``, ``cache``, ``on_error``; :mod:`condensed_data.data.spec`) apply to both splits."""
+    root, query = split_query(spec)
+    name = f"{FOLDER_PREFIX}{spec}"
+    options = parse_options(query, _FOLDER_OPTIONS, where=f"{FOLDER_PREFIX}{root}")
     base = Path(root).expanduser()
     train_dir = base / "train" if (base / "train").is_dir() else base
-    name = f"{FOLDER_PREFIX}{root}"
-    train = ImageFolderSource(train_dir, split="train", name=name)
+    train = ImageFolderSource(train_dir, split="train", name=name, **options)
     if split == "train":
         return train
     folder = next((base / s for s in (split, "val") if (base / s).is_dir() and train_dir != base), None)
@@ -84,7 +89,9 @@ def _load_folder(root: str, split: str) -> ImageFolderSource:
             f"'{name}' has no {split} split: expected {base}/train/<class>/<image> and {base}/{split}/<class>/<image> "
             "(or val/); add it, or skip the evaluation (condense --no-eval)"
         )
-    return ImageFolderSource(folder, split=split, name=name, classes=train.classes, mean=train.mean, std=train.std)
+    return ImageFolderSource(
+        folder, split=split, name=name, classes=train.classes, mean=train.mean, std=train.std, **options
+    )
 
 
 def list_datasets() -> list[str]:
@@ -106,7 +113,8 @@ def load_dataset(
         name: one of :func:`list_datasets` (case-insensitive; ``fashion_mnist``/``fmnist`` also work), or
             ``"imagefolder:PATH"`` for ``PATH/train/<class>/<image>`` and ``PATH/test/...`` (or ``val/``) read into
             memory, or ``"folder:PATH"`` for the same layout (or ``PATH/<class>/<image>`` as the train split alone)
-            read lazily (:class:`~condensed_data.data.ImageFolderSource`: for data that does not fit in memory).
+            read lazily (:class:`~condensed_data.data.ImageFolderSource`: for data that does not fit in memory),
+            with reading options after ``?`` (``folder:PATH?size=64&workers=4``; :mod:`condensed_data.data.spec`).
             ``"hf:NAME[:CONFIG]"`` reads a Hugging Face dataset (a Hub id in the local cache, or a folder) lazily
             (:class:`~condensed_data.data.HFDatasetSource`; options in :mod:`condensed_data.data.hf_load`).
         split: ``"train"`` or ``"test"``.

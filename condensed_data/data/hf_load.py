@@ -7,7 +7,8 @@ once it is there), or a local folder: one written by ``save_to_disk`` (it has ``
 the data is Arrow/Parquet.
 
 ``OPTIONS`` pass the reading options of :class:`~condensed_data.data.HFDatasetSource` on a command line, URL style:
-``image=COLUMN``, ``label=COLUMN``, ``size=HxW`` (or ``size=N`` for square), ``grayscale=true|false``, e.g.
+``image=COLUMN``, ``label=COLUMN``, ``size=HxW`` (or ``size=N`` for square), ``grayscale=true|false``,
+``workers=N`` (:mod:`condensed_data.data.spec`), e.g.
 ``hf:uoft-cs/cifar100?label=fine_label`` (quote it in a shell).
 
 The test split is ``test``, else ``validation`` (logged); it is read with the train split's classes and
@@ -27,13 +28,14 @@ from typing import Any
 
 from condensed_data.data._hf_features import import_datasets
 from condensed_data.data.hf import HFDatasetSource
+from condensed_data.data.spec import parse_options, split_query
 
 __all__ = ["HF_PREFIX", "load_hf", "parse_spec"]
 
 logger = logging.getLogger(__name__)
 
 HF_PREFIX = "hf:"
-_OPTIONS = {"image": "image_column", "label": "label_column", "size": "image_size", "grayscale": "grayscale"}
+_OPTIONS = ("image", "label", "size", "grayscale", "workers")
 _SAVED_MARKERS = ("dataset_dict.json", "state.json")  # what save_to_disk writes
 
 
@@ -45,23 +47,13 @@ def parse_spec(spec: str) -> tuple[str, str | None, dict[str, Any]]:
     Raises:
         ValueError: An unknown option or a malformed value; the message lists the options.
     """
-    spec, _, query = spec.partition("?")
+    spec, query = split_query(spec)
     name, config = spec, None
     if ":" in spec and not Path(spec).expanduser().exists():
         name, config = spec.rsplit(":", 1)
     if not name:
         raise ValueError(f"'{HF_PREFIX}{spec}' names no dataset; use hf:NAME (a Hub id or a folder), e.g. hf:mnist")
-    options: dict[str, Any] = {}
-    for part in filter(None, query.split("&")):
-        key, _, value = part.partition("=")
-        if key not in _OPTIONS or not value:
-            raise ValueError(
-                f"bad option {part!r} in '{HF_PREFIX}{spec}?{query}'; options are "
-                + ", ".join(f"{k}=..." for k in _OPTIONS)
-                + " (e.g. ?label=fine_label&size=32x32)"
-            )
-        options[_OPTIONS[key]] = _option_value(key, value)
-    return name, config or None, options
+    return name, config or None, parse_options(query, _OPTIONS, where=f"{HF_PREFIX}{spec}")
 
 
 def load_hf(spec: str, split: str) -> HFDatasetSource:
@@ -134,16 +126,3 @@ def _parameters(function: Any) -> set[str]:
         return set(inspect.signature(function).parameters)
     except (TypeError, ValueError):
         return set()
-
-
-def _option_value(key: str, value: str) -> Any:
-    if key == "size":
-        parts = value.lower().split("x")
-        if len(parts) not in (1, 2) or not all(p.isdigit() and int(p) > 0 for p in parts):
-            raise ValueError(f"size={value!r} is not a size; use size=HxW (e.g. 64x64) or size=N")
-        return (int(parts[0]), int(parts[-1]))
-    if key == "grayscale":
-        if value.lower() not in ("true", "false", "1", "0"):
-            raise ValueError(f"grayscale={value!r}: use grayscale=true or grayscale=false")
-        return value.lower() in ("true", "1")
-    return value

@@ -197,6 +197,21 @@ def test_by_name_train_and_test_splits(tmp_path):
         load_dataset(f"folder:{alone}", "test")
 
 
+def test_reading_options_ride_in_the_dataset_name(tmp_path):
+    write_folder(tmp_path / "train", size=(16, 16))
+    write_folder(tmp_path / "test", per_class=2, size=(12, 10), seed=1)  # another size: resized on reading
+    spec = f"folder:{tmp_path}?size=8x6&grayscale=true&workers=2&cache=none"
+    train, test = load_dataset(spec, "train"), load_dataset(spec, "test")
+    assert train.image_shape == test.image_shape == (1, 8, 6) and train.workers == 2 and train.name == spec
+    assert test.sample_per_class(2, generator=torch.Generator().manual_seed(0)).shape == (3, 2, 1, 8, 6)
+    with pytest.raises(ValueError, match=r"bad option 'colour=1'.*size=\.\.\., grayscale=\.\.\."):
+        load_dataset(f"folder:{tmp_path}?colour=1")
+    with pytest.raises(ValueError, match="cache='most': use one of cache=auto, cache=none, cache=all"):
+        load_dataset(f"folder:{tmp_path}?cache=most")
+    with pytest.raises(ValueError, match="size='big' is not a size; use size=HxW"):
+        load_dataset(f"folder:{tmp_path}?size=big")
+
+
 def test_whole_split_features_name_the_alternative(tmp_path):
     source = ImageFolderSource(write_folder(tmp_path))
     cfg = CondenseConfig(method="dm", dataset="x", ipc=1, iterations=1, evaluate=False, options={"init": "medoids"})
