@@ -48,6 +48,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
+from torch.utils.checkpoint import checkpoint
 
 from condensed_data.artifact.manifest import Decode
 from condensed_data.condense.augment import DSA
@@ -151,6 +152,10 @@ class MatchingMethod(Method):
 
     config_class: ClassVar[type[MethodConfig]] = MatchingConfig
     representation_class: ClassVar[type[Representation]]
+    # Forward passes go in chunks of at most this many input pixels (512 images up to 32 x 32; 32 at 128 x 128), so
+    # activation memory stays bounded whatever the image size: the real side under no_grad, the synthetic side
+    # recomputed in backward chunk by chunk (activation checkpointing) when it holds more.
+    CHUNK_PIXELS: ClassVar[int] = 512 * 32 * 32
     REAL_CHUNK: ClassVar[int] = 512
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -411,11 +416,17 @@ class MatchingMethod(Method):
         Both batches hold the same ``num_classes`` classes, each class equally often within a batch.
         """
         features = self.objective.features
+        chunk = min(self.REAL_CHUNK, max(1, self.CHUNK_PIXELS // (real.shape[-1] * real.shape[-2])))
         with torch.no_grad():
             # Chunks keep activation buffers small: one 2560-image forward pass is memory-bound on CPUs.
-            chunks = [features(net, chunk) for chunk in real.split(self.REAL_CHUNK)]
+            chunks = [features(net, part) for part in real.split(chunk)]
             feat_real = tuple(torch.cat(parts).unflatten(0, (num_classes, -1)) for parts in zip(*chunks, strict=True))
-        feat_syn = tuple(f.unflatten(0, (num_classes, -1)) for f in features(net, syn))
+        if len(syn) <= chunk or any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in net.modules()):
+            out = features(net, syn)  # (batch statistics would differ by chunk: one pass)
+        else:  # keep one chunk's activations at a time; backward recomputes them
+            chunks = [checkpoint(features, net, part, use_reentrant=False) for part in syn.split(chunk)]
+            out = tuple(torch.cat(parts) for parts in zip(*chunks, strict=True))
+        feat_syn = tuple(f.unflatten(0, (num_classes, -1)) for f in out)
         return feat_real, feat_syn
 
 
