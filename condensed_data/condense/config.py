@@ -9,6 +9,7 @@ True
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from condensed_data.artifact.manifest import Evaluation, Manifest, Teacher
 from condensed_data.condense.soft_labels import check_temperature
 from condensed_data.data.holdout import check_holdout
 from condensed_data.evaluate.protocol import EvalConfig
+from condensed_data.nn import resolve_network
 
 __all__ = ["CondenseConfig", "CondenseResult"]
 
@@ -39,7 +41,10 @@ class CondenseConfig:
             periodic ones; SIGINT/SIGTERM still write one).
         eval_every: Iterations between evaluations during the run (0: only the final one); each trains one
             network with the ``eval`` protocol and is logged, shown in the progress bar and kept in the history.
-        eval: The final evaluation protocol; ``eval.models == 0`` is not allowed, use ``evaluate=False``.
+        eval: The final evaluation protocol; ``eval.models == 0`` is not allowed, use ``evaluate=False``. Its
+            ``arch`` (and ``eval_archs``, ``teacher_arch``, the method's ``net``): a ConvNet name without a depth
+            takes the depth of the data's image size (3 up to 32 pixels, 4 at 64, 5 at 128), and the run records
+            the resolved name (:meth:`for_images`).
         eval_archs: Architectures of the final evaluation (cross-architecture); empty means ``(eval.arch,)``.
         eval_seed: Seed of the evaluation networks (initialization, batches, augmentation), fixed across runs by
             default. The random-real baseline's images are drawn from ``seed``, its networks from ``eval_seed``.
@@ -97,6 +102,24 @@ class CondenseConfig:
         check_temperature(self.temperature)
         if isinstance(self.teacher_epochs, bool) or not isinstance(self.teacher_epochs, int) or self.teacher_epochs < 1:
             raise ValueError(f"teacher_epochs must be an integer >= 1, got {self.teacher_epochs!r}")
+
+    def for_images(self, image_size: tuple[int, ...]) -> CondenseConfig:
+        """This config with its networks (``eval.arch``, ``eval_archs``, ``teacher_arch``) resolved for
+        ``(C, H, W)`` or ``(H, W)`` images, as runs record them: a ConvNet name without a depth gets the image
+        size's (``convnet`` -> ``convnet-d4`` at 64 pixels, :func:`condensed_data.nn.resolve_network`); itself up
+        to 32 pixels.
+
+        >>> CondenseConfig(dataset="tiny-imagenet").for_images((3, 64, 64)).eval.arch
+        'convnet-d4'
+        """
+        size = tuple(image_size)[-2:]
+        resolved = dataclasses.replace(
+            self,
+            eval=self.eval.for_images(size),
+            eval_archs=tuple(resolve_network(a, size) for a in self.eval_archs),
+            teacher_arch=resolve_network(self.teacher_arch, size),
+        )
+        return self if resolved == self else resolved
 
     @property
     def teacher(self) -> Teacher | None:

@@ -143,6 +143,7 @@ def condense(
     processes = Processes.from_environment(config.device, accelerator)
     config = dataclasses.replace(config, device=str(processes.device(config.device)))
     real, test = _load_data(config, processes, real, test, data_root=data_root, download=download)
+    config = config.for_images(real.image_shape)  # networks recorded as built: convnet -> convnet-d4 at 64 px
     found = lookup(config.method)
     run = Run.build(config, found.cls, real, processes, checkpoint_path(output))
     config = run.config  # with the method's default number of iterations filled in

@@ -59,7 +59,7 @@ from condensed_data.condense.real_batches import RealBatches
 from condensed_data.condense.representations import Pixels, Representation
 from condensed_data.condense.representations.pixels import INITS
 from condensed_data.data import RealSource
-from condensed_data.nn import get_network
+from condensed_data.nn import get_network, resolve_network
 from condensed_data.seeding import make_generator
 
 __all__ = ["MatchingConfig", "MatchingMethod", "PixelConfig", "PixelMethod"]
@@ -73,7 +73,9 @@ class MatchingConfig(MethodConfig):
         objective: How features are compared: a registered objective (``"dm"``, ``"atom"``, ``"echo"``, ...).
         objective_options: Options of the objective (e.g. ``{"power": 4}`` for ``atom``); its defaults otherwise.
         batch_real: Real images per class per iteration.
-        net: Architecture of the random feature extractor (see :func:`condensed_data.nn.list_networks`).
+        net: Architecture of the random feature extractor (see :func:`condensed_data.nn.list_networks`); a ConvNet
+            name without a depth takes the image size's (3 up to 32 pixels, 4 at 64, 5 at 128) and the method's
+            config records it resolved (``convnet-d4``: :func:`condensed_data.nn.resolve_network`).
         dsa_strategy: Siamese augmentation ops, ``"none"`` to disable.
         iters_per_net: Iterations that share one random network (M3D's "iteration per random model"; DM: 1).
         lambda_intra: Weight of the intra-class (diversity) regularizer; 0 disables it.
@@ -174,6 +176,9 @@ class MatchingMethod(Method):
         generator: torch.Generator,
     ) -> None:
         super().__init__(real, ipc=ipc, config=config, device=device, generator=generator)
+        net = resolve_network(self.config.net, real.image_shape[1:])
+        if net != self.config.net:  # recorded as what it builds (up to 32 pixels nothing changes)
+            self.config = dataclasses.replace(self.config, net=net)
         cfg = self.config
         self.objective = self.build_objective()
         self.representation = self.build_representation(generator)

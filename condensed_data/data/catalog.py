@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from condensed_data.data import digits, fashion_mnist
+from condensed_data.data import cifar, digits, fashion_mnist, mnist, svhn, tiny_imagenet
 from condensed_data.data.adapters import from_image_folder
 from condensed_data.data.folder import ImageFolderSource
 from condensed_data.data.real import RealDataset
@@ -19,7 +19,7 @@ __all__ = ["list_datasets", "load_dataset"]
 
 logger = logging.getLogger(__name__)
 
-Loader = Callable[[str, "str | os.PathLike[str] | None", bool], RealDataset]
+Loader = Callable[[str, "str | os.PathLike[str] | None", bool], RealSource]
 
 
 @dataclass(frozen=True)
@@ -40,10 +40,21 @@ def _load_digits(split: str, root: str | os.PathLike[str] | None, download: bool
 
 
 _DATASETS: dict[str, _Entry] = {
+    "cifar10": _Entry(cifar.SPLITS, lambda s, r, d: cifar.load_cifar(cifar.CIFAR10, s, root=r, download=d)),
+    "cifar100": _Entry(cifar.SPLITS, lambda s, r, d: cifar.load_cifar(cifar.CIFAR100, s, root=r, download=d)),
     "digits": _Entry(digits.SPLITS, _load_digits),
     "fashion-mnist": _Entry(fashion_mnist.SPLITS, _load_fashion_mnist),
+    "mnist": _Entry(mnist.SPLITS, lambda s, r, d: mnist.load_mnist(s, root=r, download=d)),
+    "svhn": _Entry(svhn.SPLITS, lambda s, r, d: svhn.load_svhn(s, root=r, download=d)),
+    "tiny-imagenet": _Entry(
+        tiny_imagenet.SPLITS, lambda s, r, d: tiny_imagenet.load_tiny_imagenet(s, root=r, download=d)
+    ),
 }
-_ALIASES = {"fashion_mnist": "fashion-mnist", "fashionmnist": "fashion-mnist", "fmnist": "fashion-mnist"}
+_ALIASES = {
+    "fashion_mnist": "fashion-mnist", "fashionmnist": "fashion-mnist", "fmnist": "fashion-mnist",
+    "cifar-10": "cifar10", "cifar-100": "cifar100", "cifar_10": "cifar10", "cifar_100": "cifar100",
+    "tiny_imagenet": "tiny-imagenet", "tinyimagenet": "tiny-imagenet", "tiny-imagenet-200": "tiny-imagenet",
+}  # fmt: skip
 
 
 IMAGEFOLDER_PREFIX = "imagefolder:"
@@ -99,7 +110,7 @@ def list_datasets() -> list[str]:
 
     Example:
         >>> list_datasets()
-        ['digits', 'fashion-mnist']
+        ['cifar10', 'cifar100', 'digits', 'fashion-mnist', 'mnist', 'svhn', 'tiny-imagenet']
     """
     return sorted(_DATASETS)
 
@@ -109,8 +120,16 @@ def load_dataset(
 ) -> RealSource:
     """Load a built-in real dataset split.
 
+    ``mnist``, ``fashion-mnist`` (IDX files), ``cifar10``, ``cifar100`` (their binary versions, never the pickled
+    Python version), ``svhn`` (``*_32x32.mat``) and ``digits`` (scikit-learn's) load into memory as a
+    :class:`~condensed_data.data.RealDataset`; ``tiny-imagenet`` (``tiny-imagenet-200/``, its ``val`` images as the
+    test split) is read lazily as an :class:`~condensed_data.data.ImageFolderSource`. Files are looked for in
+    ``root``, ``root/<name>``, ``$CONDENSED_DATA_HOME/<name>``, ``/usr/share/datasets/<name>`` and the data home
+    (:mod:`condensed_data.data.locate`); the error of a missing dataset lists the places and the fixes.
+
     Args:
-        name: one of :func:`list_datasets` (case-insensitive; ``fashion_mnist``/``fmnist`` also work), or
+        name: one of :func:`list_datasets` (case-insensitive; ``fashion_mnist``/``fmnist``, ``cifar-10`` and
+            ``tiny_imagenet`` also work), or
             ``"imagefolder:PATH"`` for ``PATH/train/<class>/<image>`` and ``PATH/test/...`` (or ``val/``) read into
             memory, or ``"folder:PATH"`` for the same layout (or ``PATH/<class>/<image>`` as the train split alone)
             read lazily (:class:`~condensed_data.data.ImageFolderSource`: for data that does not fit in memory),
@@ -119,7 +138,8 @@ def load_dataset(
             (:class:`~condensed_data.data.HFDatasetSource`; options in :mod:`condensed_data.data.hf_load`).
         split: ``"train"`` or ``"test"``.
         root: a folder to look in first, for datasets read from files.
-        download: download a dataset that is not on the machine (Fashion-MNIST, through torchvision).
+        download: download a dataset that is not on the machine (through torchvision's md5-checked downloads; not
+            ``digits``, which ships with scikit-learn).
 
     Raises:
         ValueError: unknown name (the message lists the known ones) or unknown split (lists the valid ones).

@@ -9,20 +9,17 @@ Search order (the first folder holding both files of the split wins):
    ``~/.cache/condensed-data``).
 
 With ``download=True`` and nothing found, torchvision downloads into ``root`` (or the data home) and the raw IDX
-files it leaves are read the same way. Parsed arrays are cached in-process, keyed by file path, size and mtime.
+files it leaves are read the same way (:mod:`condensed_data.data.idx_datasets`, shared with MNIST).
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 from pathlib import Path
 
-import numpy as np
-import torch
-
-from condensed_data.data.idx import read_idx
+from condensed_data.data.idx_datasets import IDXDataset, find_in, find_split_files, read_split, wanted_files
+from condensed_data.data.locate import search_dirs
 from condensed_data.data.paths import DATA_HOME_ENV, data_home
 from condensed_data.data.real import RealDataset
 
@@ -48,7 +45,7 @@ FASHION_MNIST_CLASSES = (
 FASHION_MNIST_MEAN = (0.2861,)
 FASHION_MNIST_STD = (0.3530,)
 SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
-_FILE_PREFIX = {"train": "train", "test": "t10k"}
+_SPEC = IDXDataset(NAME, "Fashion-MNIST", FASHION_MNIST_CLASSES, FASHION_MNIST_MEAN, FASHION_MNIST_STD)
 
 
 def load_fashion_mnist(
@@ -73,24 +70,12 @@ def load_fashion_mnist(
     if split not in SPLITS:
         raise ValueError(f"unknown Fashion-MNIST split {split!r}; valid splits: {', '.join(SPLITS)}")
     directories = candidate_dirs(root)
-    found = next((files for d in directories if (files := find_split_files(d, split)) is not None), None)
+    found = find_in(directories, split)
     if found is None and download:
         found = _download(split, Path(root).expanduser() if root is not None else data_home())
     if found is None:
         raise FileNotFoundError(_not_found_message(split, directories))
-    images_path, labels_path = found
-    # The cached uint8 arrays are never modified: the float conversion below makes the dataset's own copy.
-    images, labels = _read_split(str(images_path), str(labels_path), _stamp(images_path), _stamp(labels_path))
-    logger.info("loaded Fashion-MNIST %s split (%d images) from %s", split, len(labels), images_path.parent)
-    return RealDataset(
-        torch.from_numpy(images).unsqueeze(1).to(torch.float32).div_(255),
-        torch.from_numpy(labels.astype(np.int64)),
-        classes=list(FASHION_MNIST_CLASSES),
-        name=NAME,
-        split=split,
-        mean=FASHION_MNIST_MEAN,
-        std=FASHION_MNIST_STD,
-    )
+    return read_split(_SPEC, split, found)
 
 
 def candidate_dirs(root: str | os.PathLike[str] | None = None) -> list[Path]:
@@ -100,64 +85,7 @@ def candidate_dirs(root: str | os.PathLike[str] | None = None) -> list[Path]:
         >>> candidate_dirs("/data")[:3]
         [PosixPath('/data'), PosixPath('/data/fashion-mnist'), PosixPath('/data/FashionMNIST/raw')]
     """
-    directories: list[Path] = []
-    if root is not None:
-        base = Path(root).expanduser()
-        directories += [base, base / NAME, base / "FashionMNIST" / "raw"]
-    configured = os.environ.get(DATA_HOME_ENV)
-    if configured:
-        directories.append(Path(configured).expanduser() / NAME)
-    directories += [SYSTEM_DIR, data_home() / "FashionMNIST" / "raw"]
-    return list(dict.fromkeys(directories))
-
-
-def find_split_files(directory: Path, split: str) -> tuple[Path, Path] | None:
-    """``(images file, labels file)`` of ``split`` in ``directory`` (plain files preferred over ``.gz``), or None.
-
-    Example:
-        >>> find_split_files(Path("/nonexistent"), "train") is None
-        True
-    """
-    images = _find_file(directory, f"{_FILE_PREFIX[split]}-images-idx3-ubyte")
-    labels = _find_file(directory, f"{_FILE_PREFIX[split]}-labels-idx1-ubyte")
-    return (images, labels) if images is not None and labels is not None else None
-
-
-def _find_file(directory: Path, stem: str) -> Path | None:
-    for candidate in (directory / stem, directory / f"{stem}.gz"):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def _stamp(path: Path) -> tuple[int, int]:
-    info = path.stat()
-    return info.st_size, info.st_mtime_ns
-
-
-@functools.lru_cache(maxsize=4)
-def _read_split(
-    images_path: str, labels_path: str, images_stamp: tuple[int, int], labels_stamp: tuple[int, int]
-) -> tuple[np.ndarray, np.ndarray]:
-    # The stamps are part of the cache key so a replaced file is read again.
-    images = read_idx(images_path, expected_ndim=3, expected_dtype=np.uint8)
-    labels = read_idx(labels_path, expected_ndim=1, expected_dtype=np.uint8)
-    if images.shape[1:] != (28, 28):
-        raise ValueError(
-            f"{images_path} holds {images.shape[1]}x{images.shape[2]} images, Fashion-MNIST's are 28x28; "
-            "point root= at the Fashion-MNIST files"
-        )
-    if images.shape[0] != labels.shape[0]:
-        raise ValueError(
-            f"{images_path} has {images.shape[0]} images but {labels_path} has {labels.shape[0]} labels; "
-            "the two files come from different sets, fetch both again"
-        )
-    if labels.size and int(labels.max()) >= len(FASHION_MNIST_CLASSES):
-        raise ValueError(
-            f"{labels_path} has label {int(labels.max())}, Fashion-MNIST has {len(FASHION_MNIST_CLASSES)} classes; "
-            "point root= at the Fashion-MNIST files"
-        )
-    return images, labels
+    return search_dirs(NAME, root, system_dir=SYSTEM_DIR, layouts=("FashionMNIST/raw",))
 
 
 def _download(split: str, target: Path) -> tuple[Path, Path] | None:
@@ -181,11 +109,7 @@ def _download(split: str, target: Path) -> tuple[Path, Path] | None:
 
 
 def _not_found_message(split: str, directories: list[Path]) -> str:
-    prefix = _FILE_PREFIX[split]
-    lines = [
-        f"Fashion-MNIST ({split} split) was not found: looked for {prefix}-images-idx3-ubyte[.gz] and "
-        f"{prefix}-labels-idx1-ubyte[.gz] in:"
-    ]
+    lines = [f"Fashion-MNIST ({split} split) was not found: looked for {wanted_files(split)} in:"]
     lines += [f"  - {d}{'' if d.is_dir() else ' (does not exist)'}" for d in directories]
     lines += [
         "Fix it with one of:",

@@ -35,7 +35,7 @@ import hashlib
 import logging
 import operator
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -82,6 +82,8 @@ class ImageFolderSource(torch.utils.data.Dataset[tuple[torch.Tensor, int]]):
             (when the whole split fits ``cache_bytes``).
         cache_bytes: The memory budget of ``cache="auto"``.
         workers: Threads that decode a draw's files (0: decode in the calling thread).
+        files: An explicit listing for a layout other than ``root/<class>/<image>``: class name -> image paths
+            relative to ``root`` (:func:`~condensed_data.data.folder_index.load_index`); classes keep its order.
         on_error: ``"fail"`` (default): unreadable or truncated files are an error naming the first and the count;
             ``"skip"``: they are left out (with a warning). Files are checked when indexed (PIL's ``verify``:
             e.g. PNG checksums); a format PIL cannot verify without decoding (JPEG) that turns out truncated when
@@ -108,12 +110,13 @@ class ImageFolderSource(torch.utils.data.Dataset[tuple[torch.Tensor, int]]):
         cache_bytes: int = 2**30,
         workers: int = 0,
         on_error: str = "fail",
+        files: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         if cache not in CACHE_MODES:
             raise ValueError(f"cache must be one of {', '.join(CACHE_MODES)}, got {cache!r}")
         if on_error not in ON_ERROR:
             raise ValueError(f"on_error must be one of {', '.join(ON_ERROR)}, got {on_error!r}")
-        self.index: FolderIndex = load_index(root, workers=workers)
+        self.index: FolderIndex = load_index(root, workers=workers, files=files)
         self.name, self.split = name or self.index.root.name, split
         self.image_size = None if image_size is None else (int(image_size[0]), int(image_size[1]))
         self.grayscale, self.workers, self.device = grayscale, int(workers), torch.device("cpu")
@@ -302,10 +305,12 @@ class ImageFolderSource(torch.utils.data.Dataset[tuple[torch.Tensor, int]]):
         members = []
         for name in self.classes:
             c = self.index.classes.index(name)
-            keep = [i for i, f in enumerate(self.index.files[c]) if f"{name}/{f}" not in bad]
+            keep = [i for i in range(len(self.index.files[c])) if self.index.relpath(c, i) not in bad]
             if not keep:
                 raise ValueError(
-                    f"class folder {self.index.root / name} has no readable images; add images or remove the folder"
+                    f"class folder {self.index.root / self.index.folders[c]} has no readable images"
+                    + (f" of class {name!r}" if self.index.folders[c] != name else "")
+                    + "; add images or remove the folder"
                 )
             members.append(keep)
         return members

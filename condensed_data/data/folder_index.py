@@ -7,6 +7,10 @@ statistics) comes from one pass over the folder, recorded as JSON in ``root/.con
 sizes and modification times: a ``stat`` per file, no reads) and hashes that listing; the cached index is used
 only when the hash matches, so adding, removing, replacing or touching a file invalidates it.
 
+A dataset whose layout is not ``root/<class>/<image>`` (Tiny ImageNet's ``train/<wnid>/images/*.JPEG``, or a
+validation folder whose labels live in an annotation file) passes its listing instead: ``load_index(root,
+files={class: [path relative to root, ...]})``; everything else (checks, cache, statistics) is the same.
+
 The listing hash is the source's fingerprint. It identifies the files, not their pixels: a file rewritten with the
 same size and modification time (a deliberate ``touch -r``) goes unnoticed. Hashing every pixel would need the
 full read this index avoids.
@@ -29,7 +33,7 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -55,12 +59,14 @@ class FolderIndex:
     Attributes:
         root: The folder (``root/<class>/<image>``).
         listing: sha256 hex of the listing (class names, file names, sizes, modification times).
-        classes: Class folder names, sorted.
-        files: Per class, its image file names, sorted.
+        classes: Class folder names, sorted (or the classes of an explicit listing, in its order).
+        files: Per class, its image file names (relative to the class's folder), sorted.
         stamps: Per class, ``[size, mtime_ns]`` of each file (checked again when a file is read).
         sizes: ``"WxH"`` -> an example file (``class/name``), one entry per image size found.
         bad: ``class/name`` -> why the file cannot be read (unreadable or truncated).
         stats: Normalization statistics per reading option (:func:`stats_key`): ``{"mean": [...], "std": [...]}``.
+        folders: Per class, the folder (relative to ``root``, POSIX) its file names are relative to: the class name
+            for a scanned folder, ``""`` (``root`` itself) for an explicit listing.
     """
 
     root: Path
@@ -71,6 +77,16 @@ class FolderIndex:
     sizes: dict[str, str] = field(default_factory=dict)
     bad: dict[str, str] = field(default_factory=dict)
     stats: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    folders: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.folders:  # a scanned folder, or an index cached before explicit listings existed
+            self.folders = list(self.classes)
+
+    def relpath(self, c: int, i: int) -> str:
+        """File ``i`` of class ``c``, relative to ``root`` (POSIX): the key of :attr:`bad`."""
+        folder = self.folders[c]
+        return f"{folder}/{self.files[c][i]}" if folder else self.files[c][i]
 
 
 def stats_key(image_size: tuple[int, int] | None, grayscale: bool) -> str:
@@ -79,26 +95,33 @@ def stats_key(image_size: tuple[int, int] | None, grayscale: bool) -> str:
     return f"{size}/{'L' if grayscale else 'RGB'}"
 
 
-def load_index(root: str | os.PathLike[str], *, workers: int = 0) -> FolderIndex:
+def load_index(
+    root: str | os.PathLike[str], *, workers: int = 0, files: Mapping[str, Sequence[str]] | None = None
+) -> FolderIndex:
     """The index of ``root``: from its cache when the listing is unchanged, else built (one checking pass) and
     cached.
 
     Args:
         root: The folder.
         workers: Threads checking files in parallel when the index is built (0: in this thread).
+        files: An explicit listing instead of class folders: class name -> image paths relative to ``root``
+            (POSIX); the classes keep the mapping's order.
 
     Raises:
-        FileNotFoundError: ``root`` is not a folder or has no class folders.
+        FileNotFoundError: ``root`` is not a folder, has no class folders, or lacks a listed file.
     """
     root = Path(root).expanduser().resolve()
-    classes, files, stamps, listing = _scan(root)
+    if files is None:
+        classes, folders, names, stamps, listing = _scan(root)
+    else:
+        classes, folders, names, stamps, listing = _listed(root, files)
     cached = _read_cache(root)
     if cached is not None and cached.listing == listing:
         logger.debug("image folder index of %s from its cache", root)
         return cached
-    logger.info("indexing image folder %s (%d files)", root, sum(map(len, files)))
-    index = FolderIndex(root=root, listing=listing, classes=classes, files=files, stamps=stamps)
-    paths = [f"{c}/{name}" for c, names in zip(classes, files, strict=True) for name in names]
+    logger.info("indexing image folder %s (%d files)", root, sum(map(len, names)))
+    index = FolderIndex(root=root, listing=listing, classes=classes, files=names, stamps=stamps, folders=folders)
+    paths = [index.relpath(c, i) for c in range(len(classes)) for i in range(len(names[c]))]
     for rel, (size, error) in zip(paths, _map(_check_file, [root / p for p in paths], workers), strict=True):
         if error is not None:
             index.bad[rel] = error
@@ -131,7 +154,7 @@ def check_unchanged(index: FolderIndex, c: int, i: int) -> Path:
     Raises:
         RuntimeError: The file is gone or was modified since the index was built.
     """
-    path = index.root / index.classes[c] / index.files[c][i]
+    path = index.root / index.relpath(c, i)
     try:
         st = path.stat()
     except OSError:
@@ -145,7 +168,10 @@ def check_unchanged(index: FolderIndex, c: int, i: int) -> Path:
 
 
 # ---------------------------------------------------------------------- internals
-def _scan(root: Path) -> tuple[list[str], list[list[str]], list[list[list[int]]], str]:
+_Listing = tuple[list[str], list[str], list[list[str]], list[list[list[int]]], str]
+
+
+def _scan(root: Path) -> _Listing:
     if not root.is_dir():
         raise FileNotFoundError(f"image folder {root} does not exist or is not a folder")
     class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
@@ -163,7 +189,29 @@ def _scan(root: Path) -> tuple[list[str], list[list[str]], list[list[list[int]]]
         files.append([name for name, _ in entries])
         stamps.append([[st.st_size, st.st_mtime_ns] for _, st in entries])
         digest.update(json.dumps([class_dir.name, [[n, st.st_size, st.st_mtime_ns] for n, st in entries]]).encode())
-    return classes, files, stamps, digest.hexdigest()
+    return classes, list(classes), files, stamps, digest.hexdigest()
+
+
+def _listed(root: Path, listing: Mapping[str, Sequence[str]]) -> _Listing:
+    """What :func:`_scan` finds, for an explicit ``class -> paths relative to root`` listing."""
+    if not root.is_dir():
+        raise FileNotFoundError(f"image folder {root} does not exist or is not a folder")
+    if not listing:
+        raise FileNotFoundError(f"the listing of {root} names no classes")
+    digest = hashlib.sha256(f"{_FORMAT}/listed".encode())
+    classes, files, stamps = [], [], []
+    for name, paths in listing.items():
+        entries = []
+        for rel in sorted(paths):
+            try:
+                entries.append((rel, (root / rel).stat()))
+            except OSError:
+                raise FileNotFoundError(f"{root / rel} (class {name!r}) is listed but missing") from None
+        classes.append(str(name))
+        files.append([rel for rel, _ in entries])
+        stamps.append([[st.st_size, st.st_mtime_ns] for _, st in entries])
+        digest.update(json.dumps([str(name), [[n, st.st_size, st.st_mtime_ns] for n, st in entries]]).encode())
+    return classes, [""] * len(classes), files, stamps, digest.hexdigest()
 
 
 def _check_file(path: Path) -> tuple[str, str | None]:

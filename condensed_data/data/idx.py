@@ -32,7 +32,9 @@ IDX_DTYPES: dict[int, np.dtype] = {
     0x0E: np.dtype(">f8"),
 }
 
-_REFETCH_HINT = "delete it and fetch it again (apt-get reinstall dataset-fashion-mnist, or download=True)"
+_REFETCH_HINT = (
+    "delete it and fetch it again (download=True, or apt-get reinstall dataset-fashion-mnist for Fashion-MNIST)"
+)
 
 
 class _IDXFormatError(ValueError):

@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 from condensed_data.artifact.manifest import Evaluation, Recipe
 from condensed_data.condense.augment import DSA
 from condensed_data.data import RealSource
-from condensed_data.nn import get_network
+from condensed_data.nn import get_network, resolve_network
 from condensed_data.runtime import PRECISIONS, autocast, precision_dtype
 from condensed_data.seeding import derive_seed, make_generator
 
@@ -52,7 +52,9 @@ class EvalConfig:
     """Options of the evaluation protocol (defaults: the reference protocol).
 
     Attributes:
-        arch: Network trained on the set.
+        arch: Network trained on the set. A ConvNet name without a depth (``convnet``) takes the depth of the
+            image size (3 up to 32 pixels, 4 at 64, 5 at 128) and is recorded resolved (``convnet-d4``):
+            :meth:`for_images`.
         epochs: Training epochs (the reference uses 1000 with augmentation).
         models: Number of freshly initialized networks (K); the report is mean and std over them.
         batch_size: Training batch size.
@@ -82,6 +84,16 @@ class EvalConfig:
             raise ValueError(f"lr must be > 0, got {self.lr}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {list(PRECISIONS)}, got {self.precision!r}")
+
+    def for_images(self, image_size: Sequence[int]) -> EvalConfig:
+        """This config with ``arch`` resolved for ``(height, width)`` images (``(C, H, W)`` also accepted), the
+        name runs record (:func:`~condensed_data.nn.resolve_network`); itself up to 32 pixels.
+
+        >>> EvalConfig().for_images((64, 64)).arch, EvalConfig().for_images((3, 32, 32)).arch
+        ('convnet-d4', 'convnet')
+        """
+        arch = resolve_network(self.arch, tuple(image_size)[-2:])
+        return self if arch == self.arch else dataclasses.replace(self, arch=arch)
 
     def protocol(self, device: torch.device | str = "cpu") -> dict:
         """The protocol as recorded in manifests and benchmark results (precision resolved)."""
@@ -213,8 +225,9 @@ def _run(
     ``labels`` is ``"soft"`` when the set's labels are probability rows."""
     normalization = _mean_std(normalization, test)
     results = []
-    for arch in archs or [config.arch]:
-        cfg = dataclasses.replace(config, arch=arch)
+    for name in archs or [config.arch]:
+        cfg = dataclasses.replace(config, arch=name).for_images(test.image_shape)
+        arch = cfg.arch
         accuracies, kinds = [], set()
         for m in range(cfg.models):
             images, labels = make_set(m)

@@ -180,6 +180,7 @@ def evaluate_full_real(
     'full-real'
     """
     normalization = _mean_std(normalization, test)
+    config = config.for_images(test.image_shape)  # the cache is keyed by the network actually trained
     path = (
         data_home() / "evaluations" / f"full-real-{_cache_key(train, test, config, seed, device, normalization)}.json"
     )
@@ -261,6 +262,7 @@ def rank(
         )
     if kind == "hard" and labeller is not None:
         raise RankingError("labeller is for soft-label sets; a hard-label set's random images keep their classes")
+    config = config.for_images(test.image_shape)  # so `known` evaluations (recorded resolved) are recognized
     common = {"config": config, "seed": seed, "device": device, "progress": progress, "normalization": normalization}
 
     def get(subject: str, labels_kind: str, make: Callable[[], list[Evaluation]]) -> Evaluation:

@@ -14,10 +14,10 @@ Example:
 
 from condensed_data.nn.alexnet import AlexNet
 from condensed_data.nn.base import FeatureClassifier
-from condensed_data.nn.convnet import ConvNet
+from condensed_data.nn.convnet import ConvNet, convnet_depth
 from condensed_data.nn.init import build, reset_parameters
 from condensed_data.nn.mlp import MLP
-from condensed_data.nn.registry import get_network, list_networks
+from condensed_data.nn.registry import get_network, list_networks, resolve_network
 from condensed_data.nn.resnet import ResNet18
 from condensed_data.nn.vgg import VGG11
 
@@ -29,7 +29,9 @@ __all__ = [
     "FeatureClassifier",
     "ResNet18",
     "build",
+    "convnet_depth",
     "get_network",
     "list_networks",
     "reset_parameters",
+    "resolve_network",
 ]

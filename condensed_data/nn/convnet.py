@@ -1,24 +1,43 @@
 """ConvNet: the standard backbone of dataset condensation (DC, DSA, DM and their successors).
 
 ``depth`` blocks of ``Conv2d(3x3, padding 1) -> norm -> ReLU -> 2x2 pooling``, then a linear classifier on the
-flattened map. The defaults (width 128, depth 3, instance norm, average pooling) are the reference ``ConvNet``; on
+flattened map. The defaults (width 128, depth 3 up to 32 pixels, instance norm, average pooling) are the reference ``ConvNet``; on
 28x28 or 32x32 inputs the embedding is ``128 * 4 * 4 = 2048``-dimensional (see :mod:`condensed_data.nn.base` for
 the 28x28 padding rule). Unlike the reference, the extra first-layer padding depends on the image being 28x28, not on
 it having one channel, so 1-channel inputs of other sizes (8x8 digits: 8 -> 4 -> 2 -> 1) keep their natural size.
+
+Without an explicit ``depth`` the depth follows the image size as in the literature (:func:`convnet_depth`):
+ConvNet-3 up to 32 pixels (so 28x28 and 32x32 get the reference network), ConvNet-4 at 64 (Tiny ImageNet),
+ConvNet-5 at 128: one more block per doubling, pooling the map down to about 4 pixels.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 from torch import nn
 
 from condensed_data.nn.base import FeatureClassifier, Norm, conv_size, first_padding, make_norm, pool_size
 
-__all__ = ["ConvNet", "Pooling"]
+__all__ = ["DEFAULT_DEPTH", "ConvNet", "Pooling", "convnet_depth"]
 
 Pooling = Literal["avgpooling", "maxpooling", "none"]
 _POOLINGS = ("avgpooling", "maxpooling", "none")
+DEFAULT_DEPTH = 3  # the reference ConvNet's, at 28x28 and 32x32
+_FINAL_SIZE = 4  # pixels the last block's map is pooled down to (32 -> 4 at depth 3)
+
+
+def convnet_depth(image_size: tuple[int, int]) -> int:
+    """The literature's ConvNet depth for ``(height, width)`` images: 3 up to 32 pixels, then one block more per
+    doubling of the smaller side, so the last map is about 4 pixels (64 -> 4, 128 -> 5, 256 -> 6).
+
+    Example:
+        >>> [convnet_depth((s, s)) for s in (8, 28, 32, 48, 64, 128, 256)]
+        [3, 3, 3, 4, 4, 5, 6]
+    """
+    side = min(int(image_size[0]), int(image_size[1]))
+    return max(DEFAULT_DEPTH, math.ceil(math.log2(max(side, 1) / _FINAL_SIZE)))
 
 
 def _pool(kind: Pooling) -> nn.Module:
@@ -26,7 +45,7 @@ def _pool(kind: Pooling) -> nn.Module:
 
 
 class ConvNet(FeatureClassifier):
-    """ConvNet-``depth`` of width ``width``.
+    """ConvNet-``depth`` of width ``width`` (the depth following the image size unless given).
 
     Build it through :func:`condensed_data.nn.get_network` (e.g. ``"convnet"``, ``"convnet-bn"``) to initialize it
     from an explicit generator; constructing it directly uses PyTorch's default (global-RNG) initialization.
@@ -36,7 +55,7 @@ class ConvNet(FeatureClassifier):
         num_classes: Number of logits.
         image_size: Input ``(height, width)``.
         width: Channels of every convolution.
-        depth: Number of conv blocks.
+        depth: Number of conv blocks; ``None`` (default): :func:`convnet_depth` of ``image_size``.
         norm: ``"instancenorm"`` (``GroupNorm(width, width)``), ``"batchnorm"``, ``"layernorm"``, ``"groupnorm"``
             or ``"none"``.
         pooling: ``"avgpooling"``, ``"maxpooling"`` or ``"none"``.
@@ -57,10 +76,11 @@ class ConvNet(FeatureClassifier):
         num_classes: int,
         image_size: tuple[int, int],
         width: int = 128,
-        depth: int = 3,
+        depth: int | None = None,
         norm: Norm = "instancenorm",
         pooling: Pooling = "avgpooling",
     ) -> None:
+        depth = convnet_depth(image_size) if depth is None else depth
         if depth < 1 or width < 1 or channels < 1:
             raise ValueError(f"channels, width and depth must be >= 1, got {channels}, {width}, {depth}")
         if pooling not in _POOLINGS:

@@ -1,10 +1,15 @@
 """Network names -> constructors, and :func:`get_network`, the one way to build a network from a name.
 
-The table is a plain dict of ``functools.partial`` constructors; names are lower-case and exact.
+The table is a plain dict of ``functools.partial`` constructors; names are lower-case and exact. The ConvNet names
+that do not fix a depth (``convnet``, ``convnet-bn``, ``convnet-w64``, ...) take the literature's depth for the
+image size (:func:`~condensed_data.nn.convnet.convnet_depth`: 3 up to 32 pixels, 4 at 64, 5 at 128); any of them
+with ``-d<N>`` appended (``convnet-bn-d4``) fixes it. :func:`resolve_network` turns a name into the one that fixes
+what it builds, which is what runs record.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from functools import partial
 
@@ -12,18 +17,18 @@ import torch
 
 from condensed_data.nn.alexnet import AlexNet
 from condensed_data.nn.base import FeatureClassifier
-from condensed_data.nn.convnet import ConvNet
+from condensed_data.nn.convnet import DEFAULT_DEPTH, ConvNet, convnet_depth
 from condensed_data.nn.init import build
 from condensed_data.nn.mlp import MLP
 from condensed_data.nn.resnet import ResNet18
 from condensed_data.nn.vgg import VGG11
 
-__all__ = ["get_network", "list_networks"]
+__all__ = ["get_network", "list_networks", "resolve_network"]
 
 _NETWORKS: dict[str, Callable[..., FeatureClassifier]] = {
     "convnet": ConvNet,
-    "convnet3": ConvNet,
-    **{f"convnet-d{d}": partial(ConvNet, depth=d) for d in (1, 2, 3, 4)},
+    "convnet3": partial(ConvNet, depth=3),
+    **{f"convnet-d{d}": partial(ConvNet, depth=d) for d in (1, 2, 3, 4, 5)},
     **{f"convnet-w{w}": partial(ConvNet, width=w) for w in (32, 64, 128, 256)},
     "convnet-bn": partial(ConvNet, norm="batchnorm"),
     "convnet-nn": partial(ConvNet, norm="none"),
@@ -37,6 +42,58 @@ _NETWORKS: dict[str, Callable[..., FeatureClassifier]] = {
     "alexnet": AlexNet,
     "mlp": MLP,
 }
+
+
+_DEPTH_SUFFIX = re.compile(r"(?P<base>convnet.*)-d(?P<depth>[1-9][0-9]?)")
+
+
+def _depth_free(factory: Callable[..., FeatureClassifier] | None) -> bool:
+    """Whether ``factory`` builds a ConvNet whose depth follows the image size."""
+    if isinstance(factory, partial):
+        return factory.func is ConvNet and "depth" not in factory.keywords
+    return factory is ConvNet
+
+
+def _factory(name: str) -> Callable[..., FeatureClassifier] | None:
+    """The constructor of ``name``: a table entry, or a depth-free ConvNet name with ``-d<N>`` appended."""
+    factory = _NETWORKS.get(name)
+    if factory is None and isinstance(name, str) and (match := _DEPTH_SUFFIX.fullmatch(name)):
+        base = _NETWORKS.get(match["base"])
+        if _depth_free(base):
+            factory = partial(base, depth=int(match["depth"]))
+    return factory
+
+
+def _unknown(name: str) -> ValueError:
+    return ValueError(
+        f"no network named {name!r} is installed (known networks: {', '.join(list_networks())}); if a set's "
+        "recipe names it, it comes from a newer condensed-data or a plugin: `pip install -U condensed-data` or "
+        "install the plugin that provides it, or evaluate with one of the known networks (--eval-arch)"
+    )
+
+
+def resolve_network(name: str, image_size: tuple[int, int]) -> str:
+    """The name that builds exactly what ``name`` builds on ``image_size`` images, whatever the image size: a
+    depth-free ConvNet name gets ``-d<N>`` appended where its depth differs from the reference 3 (larger images).
+
+    Runs record the resolved name (method config, recipe, evaluations), so a set made from 64x64 images with
+    ``convnet`` says ``convnet-d4``. Up to 32 pixels every name is returned as it is, as before depths followed
+    the image size.
+
+    Raises:
+        ValueError: For an unknown name (the message lists the known ones).
+
+    Example:
+        >>> resolve_network("convnet", (32, 32)), resolve_network("convnet", (64, 64))
+        ('convnet', 'convnet-d4')
+        >>> resolve_network("convnet-bn", (128, 128)), resolve_network("convnet-d3", (128, 128))
+        ('convnet-bn-d5', 'convnet-d3')
+    """
+    factory = _factory(name)
+    if factory is None:
+        raise _unknown(name)
+    depth = convnet_depth(image_size)
+    return f"{name}-d{depth}" if _depth_free(factory) and depth != DEFAULT_DEPTH else name
 
 
 def list_networks() -> list[str]:
@@ -75,10 +132,12 @@ def get_network(
     The global RNG is never used.
 
     Args:
-        name: One of :func:`list_networks`: ``convnet`` (alias ``convnet3``; width 128, depth 3, instance norm, ReLU,
-            average pooling), ``convnet-d1``..``-d4``, ``convnet-w32``..``-w256``, ``convnet-bn``, ``convnet-nn``
-            (no norm), ``convnet-ln``, ``convnet-mp`` (max pooling), ``convnet-np`` (no pooling), ``resnet18``,
-            ``resnet18-bn``, ``vgg11``, ``vgg11-bn``, ``alexnet``, ``mlp``.
+        name: One of :func:`list_networks`: ``convnet`` (width 128, instance norm, ReLU, average pooling, depth by
+            image size: 3 up to 32 pixels, 4 at 64, 5 at 128), ``convnet3`` (depth 3 always),
+            ``convnet-d1``..``-d5``, ``convnet-w32``..``-w256``, ``convnet-bn``, ``convnet-nn`` (no norm),
+            ``convnet-ln``, ``convnet-mp`` (max pooling), ``convnet-np`` (no pooling), ``resnet18``,
+            ``resnet18-bn``, ``vgg11``, ``vgg11-bn``, ``alexnet``, ``mlp``; a ConvNet name without a depth with
+            ``-d<N>`` appended (``convnet-bn-d4``) fixes its depth.
         channels: Input channels.
         num_classes: Number of logits.
         image_size: Input ``(height, width)``.
@@ -98,13 +157,9 @@ def get_network(
         >>> tuple(net.embed(torch.zeros(4, 3, 32, 32)).shape)
         (4, 2048)
     """
-    factory = _NETWORKS.get(name)
+    factory = _factory(name)
     if factory is None:
-        raise ValueError(
-            f"no network named {name!r} is installed (known networks: {', '.join(list_networks())}); if a set's "
-            "recipe names it, it comes from a newer condensed-data or a plugin: `pip install -U condensed-data` or "
-            "install the plugin that provides it, or evaluate with one of the known networks (--eval-arch)"
-        )
+        raise _unknown(name)
     size = _check_shape(channels, num_classes, image_size)
     return build(
         partial(factory, channels=channels, num_classes=num_classes, image_size=size),

@@ -32,15 +32,15 @@ def test_public_api() -> None:
 
 
 def test_list_datasets() -> None:
-    assert list_datasets() == ["digits", "fashion-mnist"]
+    assert list_datasets() == ["cifar10", "cifar100", "digits", "fashion-mnist", "mnist", "svhn", "tiny-imagenet"]
 
 
 def test_unknown_name_lists_known_ones() -> None:
-    with pytest.raises(ValueError, match=r"unknown dataset 'cifar10'; known datasets: digits, fashion-mnist"):
-        load_dataset("cifar10")
+    with pytest.raises(ValueError, match=r"unknown dataset 'imagenet'; known datasets: cifar10, cifar100, digits, "):
+        load_dataset("imagenet")
 
 
-@pytest.mark.parametrize("name", ["digits", "fashion-mnist"])
+@pytest.mark.parametrize("name", list_datasets())
 def test_unknown_split_lists_valid_ones(name: str) -> None:
     with pytest.raises(ValueError, match=f"unknown split 'validation' for {name}; valid splits: train, test"):
         load_dataset(name, "validation")
