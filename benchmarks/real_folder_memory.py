@@ -156,12 +156,13 @@ def run_case(case: str, args: argparse.Namespace) -> list[dict]:
             extra["preload_seconds"] = round(time.perf_counter() - start, 1)
         prefetch = False if case == "folder-no-prefetch" else None
     method, seconds, waiting = _condense(real, args, shard=shard, prefetch=prefetch)
+    record["arch"] = method.config.net  # resolved by image size (convnet-d5 at 128 px)
     if case == "folder" and args.eval_epochs:
         from condensed_data.evaluate import EvalConfig, evaluate
 
         test = load_dataset(f"folder:{args.root}", "test")
         images, labels = method.synthetic()
-        config = EvalConfig(arch=args.net, epochs=args.eval_epochs, models=1)
+        config = EvalConfig(arch=method.config.net, epochs=args.eval_epochs, models=1)
         start = time.perf_counter()
         (result,) = evaluate(
             images, labels, test, config=config, device=args.device, normalization=(real.mean, real.std)
@@ -183,11 +184,11 @@ def main() -> None:
     p.add_argument("--size", type=int, default=128, help="image side (a multiple of 8)")
     p.add_argument("--net", default="convnet", help="the matching and evaluation network")
     p.add_argument("--iterations", type=int, default=3, help="timed DM iterations per case")
-    p.add_argument("--batch-real", type=int, default=16, help="real images per class per iteration")
+    p.add_argument("--batch-real", type=int, default=8, help="real images per class per iteration")
     p.add_argument("--workers", type=int, default=2, help="decoding threads of the folder source")
     p.add_argument("--shards", type=int, default=2, help="processes of the cached-shard case")
     p.add_argument("--subset-classes", type=int, default=10, help="classes of the two subset cases")
-    p.add_argument("--eval-epochs", type=int, default=20, help="epochs of the folder case's evaluation (0: none)")
+    p.add_argument("--eval-epochs", type=int, default=10, help="epochs of the folder case's evaluation (0: none)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--case", choices=CASES, action="append", help="run only these cases (repeatable)")
     p.add_argument("--no-save", action="store_true", help="print the records only")
