@@ -90,8 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--dataset",
         default="fashion-mnist",
-        help="real dataset: fashion-mnist, digits, imagefolder:PATH (PATH/train/<class>/*, PATH/test/..., read into "
-        "memory) or folder:PATH (the same layout, read lazily: for data that does not fit in memory)",
+        help="real dataset: a name (fashion-mnist, mnist, cifar10, cifar100, svhn, tiny-imagenet, digits), "
+        "imagefolder:PATH (PATH/train/<class>/*, PATH/test/..., read into memory), or read lazily for data that does "
+        "not fit in memory: folder:PATH (the same layout), shards:PATH (class-bucketed webdataset shards) or "
+        "hf:NAME[:CONFIG] (a Hugging Face dataset); reading options after '?', e.g. 'folder:PATH?size=64&workers=4'",
     )
     p.add_argument("--ipc", type=int, default=10, help="images per class (default 10)")
     p.add_argument(

@@ -60,6 +60,7 @@ from condensed_data.condense.representations import Pixels, Representation
 from condensed_data.condense.representations.pixels import INITS
 from condensed_data.data import RealSource
 from condensed_data.nn import get_network, resolve_network
+from condensed_data.nn.chunks import CHUNK_PIXELS, pass_size, per_sample
 from condensed_data.seeding import make_generator
 
 __all__ = ["MatchingConfig", "MatchingMethod", "PixelConfig", "PixelMethod"]
@@ -154,11 +155,10 @@ class MatchingMethod(Method):
 
     config_class: ClassVar[type[MethodConfig]] = MatchingConfig
     representation_class: ClassVar[type[Representation]]
-    # Forward passes go in chunks of at most this many input pixels (512 images up to 32 x 32; 32 at 128 x 128), so
-    # activation memory stays bounded whatever the image size: the real side under no_grad, the synthetic side
-    # recomputed in backward chunk by chunk (activation checkpointing) when it holds more.
-    CHUNK_PIXELS: ClassVar[int] = 512 * 32 * 32
-    REAL_CHUNK: ClassVar[int] = 512
+    # Forward passes go in chunks of at most this many input pixels (condensed_data.nn.chunks), so activation
+    # memory stays bounded whatever the image size: the real side under no_grad, the synthetic side recomputed in
+    # backward chunk by chunk (activation checkpointing) when it holds more.
+    CHUNK_PIXELS: ClassVar[int] = CHUNK_PIXELS
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -421,12 +421,12 @@ class MatchingMethod(Method):
         Both batches hold the same ``num_classes`` classes, each class equally often within a batch.
         """
         features = self.objective.features
-        chunk = min(self.REAL_CHUNK, max(1, self.CHUNK_PIXELS // (real.shape[-1] * real.shape[-2])))
+        chunk = pass_size(real.shape, self.CHUNK_PIXELS)
         with torch.no_grad():
             # Chunks keep activation buffers small: one 2560-image forward pass is memory-bound on CPUs.
             chunks = [features(net, part) for part in real.split(chunk)]
             feat_real = tuple(torch.cat(parts).unflatten(0, (num_classes, -1)) for parts in zip(*chunks, strict=True))
-        if len(syn) <= chunk or any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in net.modules()):
+        if len(syn) <= chunk or not per_sample(net):
             out = features(net, syn)  # (batch statistics would differ by chunk: one pass)
         else:  # keep one chunk's activations at a time; backward recomputes them
             chunks = [checkpoint(features, net, part, use_reentrant=False) for part in syn.split(chunk)]

@@ -31,6 +31,7 @@ from condensed_data.artifact.manifest import Evaluation, Recipe
 from condensed_data.condense.augment import DSA
 from condensed_data.data import RealSource
 from condensed_data.nn import get_network, resolve_network
+from condensed_data.nn.chunks import pass_size, per_sample
 from condensed_data.runtime import PRECISIONS, autocast, precision_dtype
 from condensed_data.seeding import derive_seed, make_generator
 
@@ -157,6 +158,8 @@ def train_network(
         net.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
     )
     n = x_all.shape[0]
+    chunk = pass_size(x_all.shape)
+    split = n > chunk and config.batch_size > chunk and per_sample(net)
     decay_at = config.epochs // 2 if lr_decay else None
     for epoch in tqdm(range(config.epochs), desc=desc, disable=not progress, leave=False, mininterval=1.0):
         if epoch == decay_at:
@@ -168,11 +171,14 @@ def train_network(
             x, y = x_all[idx], y_all[idx]
             if dsa is not None:
                 x = dsa(x, generator=generator)
-            with autocast(config.precision, device):
-                logits = net(x)
-            loss = F.cross_entropy(logits.float(), y)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            # Large images: the batch's gradient summed over passes of bounded size (condensed_data.nn.chunks).
+            parts = x.split(chunk) if split else (x,)
+            for x_part, y_part in zip(parts, y.split(chunk) if split else (y,), strict=True):
+                with autocast(config.precision, device):
+                    logits = net(x_part)
+                loss = F.cross_entropy(logits.float(), y_part)
+                (loss * (len(x_part) / len(x)) if split else loss).backward()
             optimizer.step()
         if epoch == 0 and not math.isfinite(float(loss.detach())):
             raise FloatingPointError(

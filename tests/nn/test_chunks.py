@@ -1,4 +1,4 @@
-"""Forward passes in chunks bounded by pixels: the same loss and gradient as one pass, at any image size."""
+"""Forward passes in chunks bounded by pixels (condensed_data.nn.chunks): the same losses and gradients as one pass."""
 
 import pytest
 import torch
@@ -32,3 +32,18 @@ def test_chunked_real_and_checkpointed_synthetic_passes_match_one_pass(method_na
     assert chunked_calls[:5] == [5, 5, 5, 5, 4] and sorted(chunked_calls[5:]) == [2, 2, 5, 5, 5, 5]
     torch.testing.assert_close(chunked, whole, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(chunked_grad, whole_grad, rtol=1e-4, atol=1e-6)
+
+
+def test_evaluation_training_in_passes_matches_one_pass(monkeypatch):
+    import condensed_data.evaluate.protocol as protocol
+
+    real = tiny_real_dataset(classes=3, per_class=12, shape=(1, 16, 16))
+    config = protocol.EvalConfig(epochs=3, models=1, batch_size=16, augmentation="none", precision="fp32")
+
+    def trained(passes_of):
+        monkeypatch.setattr(protocol, "pass_size", lambda shape: passes_of)
+        net = protocol.train_network(real.images, real.labels, num_classes=3, mean=(0.5,), std=(0.25,),
+                                     config=config, generator=make_generator(0))  # fmt: skip
+        return torch.cat([p.detach().flatten() for p in net.parameters()])
+
+    torch.testing.assert_close(trained(5), trained(512), rtol=1e-3, atol=1e-4)  # summation order only
