@@ -18,6 +18,11 @@ and ``.json`` (``{"index", "label", "class"}``). Nothing else is ever written, a
 member (a pickle-family file such as ``.pth`` or ``.pkl`` above all) before reading its bytes. Tar headers are
 normalized (mtime 0, uid/gid 0, mode 0644), so the same data gives byte-identical shards and checksums.
 
+Reading is cheap per sample: a reader lists a shard's members once (:mod:`condensed_data.interop.tar_index`), reads
+a member with one positioned read, parses the ``.npy`` header once per shard (every other member's header bytes must
+equal it, else that member is decoded and checked on its own), and takes the label from ``.cls`` (``.json`` is for
+other tools and is never parsed).
+
 The layout is what plain webdataset (``wds.WebDataset(urls).decode()``) and the Hugging Face Hub's dataset viewer
 expect: ``.tar`` files under ``data/`` named ``train-NNNNNN.tar``.
 
@@ -48,6 +53,7 @@ from PIL import Image
 from condensed_data.artifact.folder import ArtifactError
 from condensed_data.artifact.manifest import PICKLE_SUFFIXES, Manifest
 from condensed_data.artifact.strict_json import load_json
+from condensed_data.interop.tar_index import TarMember, list_members, read_at
 
 __all__ = [
     "INDEX_NAME",
@@ -261,19 +267,30 @@ def _member_extension(name: str) -> tuple[str, str]:
     return key, ext.lower()
 
 
-class _Member(NamedTuple):
-    name: str
-    size: int
-    offset_data: int
-    regular: bool
+class _NpyLayout(NamedTuple):
+    """The header bytes shared by the ``.npy`` members of one dtype and shape, and how to read the data after it."""
+
+    header: bytes
+    dtype: np.dtype
+    shape: tuple[int, ...]
+    size: int  # header plus data, in bytes
 
 
-def _members(path: Path) -> list[_Member]:
-    with tarfile.open(path, "r:") as tar:
-        return [_Member(i.name, i.size, i.offset_data, i.isreg()) for i in tar.getmembers()]
+def _npy_layout(data: bytes) -> _NpyLayout | None:
+    """The layout of ``.npy`` bytes that :func:`decode_image` accepted, or ``None`` if it is not a plain one."""
+    buffer = io.BytesIO(data)
+    readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+    read_header = readers.get(np.lib.format.read_magic(buffer))
+    if read_header is None:
+        return None
+    shape, fortran_order, dtype = read_header(buffer)  # numpy's safe header parser, as read_array uses
+    if fortran_order or dtype.hasobject or not np.issubdtype(dtype, np.floating):
+        return None
+    header = data[: buffer.tell()]
+    return _NpyLayout(header, dtype, tuple(shape), len(header) + int(np.prod(shape)) * dtype.itemsize)
 
 
-def _check_member(shard: Path, info: _Member) -> tuple[str, str]:
+def _check_member(shard: Path, info: TarMember) -> tuple[str, str]:
     key, ext = _member_extension(info.name)
     fix = "only `condensed-data export` writes condensed-data shards: export the set again"
     if ext in _PICKLE_EXTENSIONS or any(part in _PICKLE_EXTENSIONS for part in ext.split(".")):
@@ -325,10 +342,10 @@ class ShardReader:
         self.image_shape = tuple(image_shape)
         self.num_classes = num_classes
         try:
-            members = _members(self.path)
+            members = list_members(self.path)  # parsed once per reader: offsets and sizes of every member
         except (tarfile.TarError, OSError) as exc:
             raise ShardError(f"{self.path} is not a readable tar shard ({exc}); download or export it again") from None
-        self._samples: list[tuple[str, dict[str, _Member]]] = []
+        self._samples: list[tuple[str, dict[str, TarMember]]] = []
         for info in members:  # every name is checked before any member's bytes are read
             key, ext = _check_member(self.path, info)
             if not self._samples or self._samples[-1][0] != key:
@@ -352,31 +369,41 @@ class ShardReader:
                 f"{self.path} holds {len(self._samples)} samples, but {INDEX_NAME} records {samples}; "
                 "export the set again"
             )
+        self._npy: _NpyLayout | None = None  # learnt from the first .npy member; the others are checked against it
         self._file = open(self.path, "rb", buffering=0)  # noqa: SIM115 - closed by close()
 
     def __len__(self) -> int:
         return len(self._samples)
 
-    def _read(self, info: _Member) -> bytes:
-        # A plain positioned read of the member's bytes (tarfile.extractfile costs ~10x more per small member).
-        self._file.seek(info.offset_data)
-        data = self._file.read(info.size)
+    def _read(self, info: TarMember) -> bytes:
+        # One positioned read of the member's bytes (tarfile.extractfile costs ~10x more per small member).
+        data = read_at(self._file, info.offset_data, info.size)
         if len(data) != info.size:
             raise ShardError(f"{self.path}: member {info.name!r} is truncated; download or export the shard again")
         return data
 
+    def _image(self, data: bytes, key: str) -> torch.Tensor:
+        layout = self._npy
+        if layout is not None and len(data) == layout.size and data.startswith(layout.header):
+            # Same header bytes as an already validated member: same float dtype and shape, so read the data after it.
+            array = np.frombuffer(data, dtype=layout.dtype, offset=len(layout.header)).reshape(layout.shape)
+            return torch.from_numpy(array.astype(np.float32))  # a writable copy, as decode_image returns
+        image = decode_image(data, self.image_format, self.pixel_range, where=f"{self.path}::{key}")
+        if self.image_format == "npy" and layout is None and tuple(image.shape) == self.image_shape:
+            self._npy = _npy_layout(data)
+        return image
+
     def sample(self, local: int) -> tuple[torch.Tensor, int]:
         """Sample ``local`` (0-based position in this shard) as ``(float image C x H x W, int label)``."""
         key, parts = self._samples[local]
-        where = f"{self.path}::{key}"
-        image = decode_image(self._read(parts[self.image_format]), self.image_format, self.pixel_range, where=where)
+        image = self._image(self._read(parts[self.image_format]), key)
         if tuple(image.shape) != self.image_shape:
             raise ShardError(
-                f"{where}: image shape {list(image.shape)}, but condensed.json says {list(self.image_shape)}"
+                f"{self.path}::{key}: image shape {list(image.shape)}, but condensed.json says {list(self.image_shape)}"
             )
         text = self._read(parts["cls"]).decode("ascii", errors="replace").strip()
         if not text.isdigit() or int(text) >= self.num_classes:
-            raise ShardError(f"{where}: label {text!r} is not a class index in [0, {self.num_classes - 1}]")
+            raise ShardError(f"{self.path}::{key}: label {text!r} is not a class index in [0, {self.num_classes - 1}]")
         return image, int(text)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, int]]:
