@@ -44,7 +44,7 @@ import tarfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import BinaryIO, NamedTuple
 
 import numpy as np
 import torch
@@ -143,7 +143,7 @@ def decode_image(data: bytes, image_format: str, pixel_range: tuple[float, float
             if not np.issubdtype(array.dtype, np.floating):
                 raise ValueError(f"dtype {array.dtype} is not floating point")
             return torch.from_numpy(np.array(array, dtype=np.float32))
-        with Image.open(io.BytesIO(data)) as img:
+        with Image.open(io.BytesIO(data), formats=["PNG"]) as img:  # nothing but PNG is probed
             array = np.asarray(img)
     except (ValueError, OSError) as exc:
         raise ShardError(
@@ -151,10 +151,11 @@ def decode_image(data: bytes, image_format: str, pixel_range: tuple[float, float
         ) from None
     if array.dtype != np.uint8:
         raise ShardError(f"{where}: PNG images must be 8-bit, got {array.dtype}; export the set again")
-    tensor = torch.from_numpy(array.copy())
-    tensor = tensor.unsqueeze(0) if tensor.dim() == 2 else tensor.permute(2, 0, 1)
+    array = array[np.newaxis] if array.ndim == 2 else array.transpose(2, 0, 1)
     lo, hi = pixel_range
-    return tensor.float().div(255).mul(hi - lo).add(lo)
+    # float32 arithmetic in numpy: the same IEEE operations (hence bits) as torch's, without its per-call overhead
+    scaled = array.astype(np.float32, order="C") / np.float32(255) * np.float32(hi - lo) + np.float32(lo)
+    return torch.from_numpy(scaled)
 
 
 # -- writing ----------------------------------------------------------------------------------------------------
@@ -290,9 +291,16 @@ def _npy_layout(data: bytes) -> _NpyLayout | None:
     return _NpyLayout(header, dtype, tuple(shape), len(header) + int(np.prod(shape)) * dtype.itemsize)
 
 
-def _check_member(shard: Path, info: TarMember) -> tuple[str, str]:
+_EXPORT_AGAIN = "export the set again"
+
+
+def _check_member(shard: Path, info: TarMember, remedy: str = _EXPORT_AGAIN) -> tuple[str, str]:
     key, ext = _member_extension(info.name)
-    fix = "only `condensed-data export` writes condensed-data shards: export the set again"
+    fix = (
+        f"only `condensed-data export` writes condensed-data shards: {remedy}"
+        if remedy == _EXPORT_AGAIN
+        else f"only condensed-data writes these shards: {remedy}"
+    )
     if ext in _PICKLE_EXTENSIONS or any(part in _PICKLE_EXTENSIONS for part in ext.split(".")):
         raise ShardError(
             f"{shard}: member {info.name!r} is a pickle-family file (.{ext}); it is refused unread, because "
@@ -319,6 +327,10 @@ class ShardReader:
         num_classes: Labels must lie in ``[0, num_classes)``.
         samples: The number of samples the index records for this shard.
         first_key, key_stride: If given, sample ``p`` must have key ``first_key + p * key_stride``.
+        remedy: What an error tells the user to do about a bad shard (default: export the set again).
+
+    The member index is parsed once, when the reader is made; the file is opened at the first read, and
+    :meth:`close` closes it until the next read (so a caller may keep many readers without holding their files).
 
     >>> with ShardReader(path, "npy", (0.0, 1.0), (1, 8, 8), 10, samples=4) as shard:  # doctest: +SKIP
     ...     image, label = shard.sample(0)
@@ -335,8 +347,10 @@ class ShardReader:
         samples: int,
         first_key: int | None = None,
         key_stride: int = 1,
+        remedy: str = _EXPORT_AGAIN,
     ) -> None:
         self.path = Path(path)
+        self.remedy = remedy
         self.image_format = image_format
         self.pixel_range = pixel_range
         self.image_shape = tuple(image_shape)
@@ -344,10 +358,11 @@ class ShardReader:
         try:
             members = list_members(self.path)  # parsed once per reader: offsets and sizes of every member
         except (tarfile.TarError, OSError) as exc:
-            raise ShardError(f"{self.path} is not a readable tar shard ({exc}); download or export it again") from None
+            again = "download or export it again" if remedy == _EXPORT_AGAIN else remedy
+            raise ShardError(f"{self.path} is not a readable tar shard ({exc}); {again}") from None
         self._samples: list[tuple[str, dict[str, TarMember]]] = []
         for info in members:  # every name is checked before any member's bytes are read
-            key, ext = _check_member(self.path, info)
+            key, ext = _check_member(self.path, info, remedy)
             if not self._samples or self._samples[-1][0] != key:
                 self._samples.append((key, {}))
             self._samples[-1][1][ext] = info
@@ -355,31 +370,35 @@ class ShardReader:
             if image_format not in parts or "cls" not in parts:
                 raise ShardError(
                     f"{self.path}: sample {key!r} lacks its .{image_format} image or .cls label (members: "
-                    f"{sorted(parts)}); export the set again"
+                    f"{sorted(parts)}); {remedy}"
                 )
         if first_key is not None:
             for position, (key, _) in enumerate(self._samples):
                 if not key.isdigit() or int(key) != first_key + position * key_stride:
                     raise ShardError(
                         f"{self.path}: sample {position} has key {key!r}, expected {first_key + position * key_stride} "
-                        "(keys are sample indices, strided over the shards); export the set again"
+                        f"(keys are sample indices, strided over the shards); {remedy}"
                     )
         if len(self._samples) != samples:
             raise ShardError(
-                f"{self.path} holds {len(self._samples)} samples, but {INDEX_NAME} records {samples}; "
-                "export the set again"
+                f"{self.path} holds {len(self._samples)} samples, but its index records {samples}; {remedy}"
             )
         self._npy: _NpyLayout | None = None  # learnt from the first .npy member; the others are checked against it
-        self._file = open(self.path, "rb", buffering=0)  # noqa: SIM115 - closed by close()
+        self._file: BinaryIO | None = None
 
     def __len__(self) -> int:
         return len(self._samples)
 
     def _read(self, info: TarMember) -> bytes:
         # One positioned read of the member's bytes (tarfile.extractfile costs ~10x more per small member).
+        if self._file is None:
+            try:
+                self._file = open(self.path, "rb", buffering=0)  # noqa: SIM115 - closed by close()
+            except OSError as exc:
+                raise ShardError(f"cannot open shard {self.path} ({exc}); {self.remedy}") from None
         data = read_at(self._file, info.offset_data, info.size)
         if len(data) != info.size:
-            raise ShardError(f"{self.path}: member {info.name!r} is truncated; download or export the shard again")
+            raise ShardError(f"{self.path}: member {info.name!r} is truncated; {self.remedy}")
         return data
 
     def _image(self, data: bytes, key: str) -> torch.Tensor:
@@ -399,7 +418,7 @@ class ShardReader:
         image = self._image(self._read(parts[self.image_format]), key)
         if tuple(image.shape) != self.image_shape:
             raise ShardError(
-                f"{self.path}::{key}: image shape {list(image.shape)}, but condensed.json says {list(self.image_shape)}"
+                f"{self.path}::{key}: image shape {list(image.shape)}, but the set's images are {list(self.image_shape)}"
             )
         text = self._read(parts["cls"]).decode("ascii", errors="replace").strip()
         if not text.isdigit() or int(text) >= self.num_classes:
@@ -410,8 +429,10 @@ class ShardReader:
         return (self.sample(i) for i in range(len(self)))
 
     def close(self) -> None:
-        """Close the shard file."""
-        self._file.close()
+        """Close the shard file (a later read opens it again)."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
     def __enter__(self) -> ShardReader:
         return self
