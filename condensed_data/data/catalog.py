@@ -12,6 +12,8 @@ from condensed_data.data import digits, fashion_mnist
 from condensed_data.data.adapters import from_image_folder
 from condensed_data.data.folder import ImageFolderSource
 from condensed_data.data.real import RealDataset
+from condensed_data.data.shard_format import INDEX_NAME as SHARD_INDEX
+from condensed_data.data.shards import ShardedRealSource
 from condensed_data.data.source import RealSource
 
 __all__ = ["list_datasets", "load_dataset"]
@@ -87,6 +89,27 @@ def _load_folder(root: str, split: str) -> ImageFolderSource:
     return ImageFolderSource(folder, split=split, name=name, classes=train.classes, mean=train.mean, std=train.std)
 
 
+SHARDS_PREFIX = "shards:"
+
+
+def _load_shards(root: str, split: str) -> ShardedRealSource:
+    """``shards:PATH``, class-bucketed shards read lazily: the train split is ``PATH/train`` (or ``PATH`` itself),
+    the test split ``PATH/test`` (or ``PATH/val``), with the train split's classes and statistics."""
+    base = Path(root).expanduser()
+    train_dir = base / "train" if (base / "train" / SHARD_INDEX).is_file() else base
+    name = f"{SHARDS_PREFIX}{root}"
+    train = ShardedRealSource(train_dir, split="train", name=name)
+    if split == "train":
+        return train
+    folder = next((base / s for s in (split, "val") if (base / s / SHARD_INDEX).is_file() and train_dir != base), None)
+    if folder is None:
+        raise FileNotFoundError(
+            f"'{name}' has no {split} split: expected shards in {base}/train and {base}/{split} (or val/), each "
+            "written by data.write_real_shards(...); add them, or skip the evaluation (condense --no-eval)"
+        )
+    return ShardedRealSource(folder, split=split, name=name, classes=train.classes, mean=train.mean, std=train.std)
+
+
 def list_datasets() -> list[str]:
     """The names :func:`load_dataset` accepts, sorted.
 
@@ -106,7 +129,9 @@ def load_dataset(
         name: one of :func:`list_datasets` (case-insensitive; ``fashion_mnist``/``fmnist`` also work), or
             ``"imagefolder:PATH"`` for ``PATH/train/<class>/<image>`` and ``PATH/test/...`` (or ``val/``) read into
             memory, or ``"folder:PATH"`` for the same layout (or ``PATH/<class>/<image>`` as the train split alone)
-            read lazily (:class:`~condensed_data.data.ImageFolderSource`: for data that does not fit in memory).
+            read lazily (:class:`~condensed_data.data.ImageFolderSource`: for data that does not fit in memory), or
+            ``"shards:PATH"`` for class-bucketed shards in ``PATH/train`` (or ``PATH``) and ``PATH/test`` (or ``val/``)
+            read lazily (:class:`~condensed_data.data.ShardedRealSource`, written by ``write_real_shards``).
         split: ``"train"`` or ``"test"``.
         root: a folder to look in first, for datasets read from files.
         download: download a dataset that is not on the machine (Fashion-MNIST, through torchvision).
@@ -121,6 +146,8 @@ def load_dataset(
     """
     if isinstance(name, str) and name.startswith(FOLDER_PREFIX):
         return _load_folder(name[len(FOLDER_PREFIX) :], split)
+    if isinstance(name, str) and name.startswith(SHARDS_PREFIX):
+        return _load_shards(name[len(SHARDS_PREFIX) :], split)
     if isinstance(name, str) and name.startswith(IMAGEFOLDER_PREFIX):
         return _load_image_folder(name[len(IMAGEFOLDER_PREFIX) :], split)
     key = name.strip().lower() if isinstance(name, str) else name
