@@ -11,7 +11,7 @@ import torch
 
 from condensed_data.interop import tar_index
 from condensed_data.interop.tar_index import list_members, read_at
-from condensed_data.interop.webdataset import ShardError, ShardReader
+from condensed_data.interop.webdataset import ShardError, ShardReader, decode_image, encode_image
 
 
 def _tar(path, members, *, fmt=tarfile.USTAR_FORMAT) -> None:
@@ -109,3 +109,12 @@ def test_reader_npy_fast_path_is_exact_and_still_checks_every_member(tmp_path):
         reader.sample(0)
         with pytest.raises(ShardError, match=r"000001: image shape \[1, 3, 4\]"):
             reader.sample(1)
+
+
+@pytest.mark.parametrize("channels, pixel_range", [(1, (0.0, 1.0)), (3, (-0.4242, 2.8215)), (4, (-1.0, 1.0))])
+def test_png_decoding_gives_the_same_bits_as_torch_arithmetic(channels, pixel_range):
+    q = torch.arange(256 * channels, dtype=torch.int64).remainder(256).to(torch.uint8).view(channels, 16, 16)
+    lo, hi = pixel_range
+    data = encode_image(q.float().div(255).mul(hi - lo).add(lo), "png", pixel_range)
+    got = decode_image(data, "png", pixel_range, where="x")
+    assert torch.equal(got, q.float().div(255).mul(hi - lo).add(lo)) and got.is_contiguous()
