@@ -78,7 +78,7 @@ def _text(field: bytes) -> str:
 
 def _scan_ustar(file: BinaryIO) -> list[TarMember] | None:
     """The members of a tar holding only plain ustar file headers, or ``None`` when :mod:`tarfile` must read it."""
-    end = os.fstat(file.fileno()).st_size
+    end, encoding = os.fstat(file.fileno()).st_size, tarfile.ENCODING
     headers: list[bytes] = []
     members: list[TarMember] = []
     offset, closed = 0, False
@@ -90,24 +90,27 @@ def _scan_ustar(file: BinaryIO) -> list[TarMember] | None:
         if header == _ZERO_BLOCK:
             closed = True
             break
-        size = _octal(header[124:136])
-        kind = header[156:157]
-        name = _text(header[0:100])
-        if size is None or kind not in _REGULAR or (kind == b"\0" and name.endswith("/")):
+        size, kind = _octal(header[124:136]), header[156:157]
+        if size is None or kind not in _REGULAR:
             return None
-        prefix = _text(header[345:500]) if header[345] else ""
+        name = header[:100].split(b"\0", 1)[0].decode(encoding, "surrogateescape")
+        if kind == b"\0" and name.endswith("/"):
+            return None
+        if header[345]:  # a long name's ustar prefix
+            name = _text(header[345:500]) + "/" + name
         data = offset + _BLOCK
         if data + size > end:  # truncated: tarfile decides (it stops early or raises)
             return None
         headers.append(header)
-        members.append(TarMember(f"{prefix}/{name}" if prefix else name, size, data, True))
+        members.append(TarMember(name, size, data, True))
         offset = data + -(-size // _BLOCK) * _BLOCK
     if not members or (not closed and offset != end):
         return None  # an empty archive, or a partial header at the end: tarfile says what is wrong
     # Every header's checksum at once: the unsigned sum of its bytes, with the checksum field counted as spaces.
     blocks = np.frombuffer(b"".join(headers), dtype=np.uint8).reshape(len(headers), _BLOCK)
     sums = blocks.sum(axis=1, dtype=np.int64) - blocks[:, 148:156].sum(axis=1, dtype=np.int64) + 8 * 32
-    recorded = [_octal(h[148:156]) for h in headers]
-    if any(r is None or r != s for r, s in zip(recorded, sums.tolist(), strict=True)):
-        return None  # tarfile also accepts the signed sum of old writers, and reports a real mismatch
+    for header, total in zip(headers, sums.tolist(), strict=True):
+        field = header[148:156]
+        if field != b"%06o\0 " % total and _octal(field) != total:  # tarfile's own spelling first, then any other
+            return None  # tarfile also accepts the signed sum of old writers, and reports a real mismatch
     return members

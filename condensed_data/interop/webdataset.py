@@ -296,6 +296,8 @@ _EXPORT_AGAIN = "export the set again"
 
 def _check_member(shard: Path, info: TarMember, remedy: str = _EXPORT_AGAIN) -> tuple[str, str]:
     key, ext = _member_extension(info.name)
+    if ext in MEMBER_EXTENSIONS and info.regular and key and "/" not in info.name:
+        return key, ext  # the common case, decided at once (no member extension is pickle-family)
     fix = (
         f"only `condensed-data export` writes condensed-data shards: {remedy}"
         if remedy == _EXPORT_AGAIN
