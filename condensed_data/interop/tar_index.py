@@ -78,39 +78,50 @@ def _text(field: bytes) -> str:
 
 def _scan_ustar(file: BinaryIO) -> list[TarMember] | None:
     """The members of a tar holding only plain ustar file headers, or ``None`` when :mod:`tarfile` must read it."""
-    end, encoding = os.fstat(file.fileno()).st_size, tarfile.ENCODING
+    end = os.fstat(file.fileno()).st_size
     headers: list[bytes] = []
-    members: list[TarMember] = []
+    sizes: list[int] = []
+    offsets: list[int] = []  # where each member's data starts
     offset, closed = 0, False
     window, window_start = b"", 0  # headers of small members share one read of _WINDOW bytes
+    # The walk from header to header needs each size; everything else is checked on all headers at once below.
     while offset + _BLOCK <= end:
         if not window_start <= offset <= window_start + len(window) - _BLOCK:
             window, window_start = read_at(file, offset, max(_WINDOW, _BLOCK)), offset
-        header = window[offset - window_start : offset - window_start + _BLOCK]
-        if header == _ZERO_BLOCK:
+        at = offset - window_start
+        header = window[at : at + _BLOCK]
+        if not header[0] and header == _ZERO_BLOCK:
             closed = True
             break
-        size, kind = _octal(header[124:136]), header[156:157]
-        if size is None or kind not in _REGULAR:
+        try:
+            size = int(header[124:136].rstrip(b"\0 ") or b"0", 8)
+        except ValueError:  # base-256, a NUL inside the digits, or garbage: tarfile decides
             return None
-        name = header[:100].split(b"\0", 1)[0].decode(encoding, "surrogateescape")
-        if kind == b"\0" and name.endswith("/"):
-            return None
-        if header[345]:  # a long name's ustar prefix
-            name = _text(header[345:500]) + "/" + name
-        data = offset + _BLOCK
-        if data + size > end:  # truncated: tarfile decides (it stops early or raises)
+        if offset + _BLOCK + size > end:  # truncated: tarfile decides (it stops early or raises)
             return None
         headers.append(header)
-        members.append(TarMember(name, size, data, True))
-        offset = data + -(-size // _BLOCK) * _BLOCK
-    if not members or (not closed and offset != end):
+        sizes.append(size)
+        offsets.append(offset + _BLOCK)
+        offset += _BLOCK + -(-size // _BLOCK) * _BLOCK
+    if not headers or (not closed and offset != end):
         return None  # an empty archive, or a partial header at the end: tarfile says what is wrong
-    # Every header's checksum at once: the unsigned sum of its bytes, with the checksum field counted as spaces.
     blocks = np.frombuffer(b"".join(headers), dtype=np.uint8).reshape(len(headers), _BLOCK)
+    kinds = blocks[:, 156]
+    if not np.isin(kinds, (ord("0"), 0)).all():
+        return None  # a link, a directory, a pax or GNU extension header...: tarfile knows them all
+    # The checksum: the unsigned sum of the header's bytes, with the checksum field counted as spaces.
     sums = blocks.sum(axis=1, dtype=np.int64) - blocks[:, 148:156].sum(axis=1, dtype=np.int64) + 8 * 32
-    for header, total in zip(headers, sums.tolist(), strict=True):
-        field = header[148:156]
-        if field != b"%06o\0 " % total and _octal(field) != total:  # tarfile's own spelling first, then any other
+    field = blocks[:, 148:156].astype(np.int64)
+    # tarfile writes six octal digits, a NUL and a space: read those at once, any other spelling one by one
+    plain = ((field[:, :6] >= 48) & (field[:, :6] <= 55)).all(axis=1) & (field[:, 6] == 0) & (field[:, 7] == 32)
+    recorded = np.where(plain, (field[:, :6] - 48) @ (8 ** np.arange(5, -1, -1)), -1)
+    for row in np.flatnonzero(recorded != sums).tolist():
+        if _octal(headers[row][148:156]) != sums[row]:
             return None  # tarfile also accepts the signed sum of old writers, and reports a real mismatch
-    return members
+    encoding = tarfile.ENCODING
+    names = [h[:100].split(b"\0", 1)[0].decode(encoding, "surrogateescape") for h in headers]
+    if blocks[:, 345].any():  # long names: tarfile joins the ustar prefix
+        names = [f"{_text(h[345:500])}/{n}" if h[345] else n for h, n in zip(headers, names, strict=True)]
+    if not kinds.all() and any(n.endswith("/") for n, k in zip(names, kinds.tolist(), strict=True) if not k):
+        return None  # the old spelling of a directory
+    return list(map(TarMember._make, zip(names, sizes, offsets, [True] * len(names), strict=True)))

@@ -410,21 +410,22 @@ class ShardReader:
             array = np.frombuffer(data, dtype=layout.dtype, offset=len(layout.header)).reshape(layout.shape)
             return torch.from_numpy(array.astype(np.float32))  # a writable copy, as decode_image returns
         image = decode_image(data, self.image_format, self.pixel_range, where=f"{self.path}::{key}")
-        if self.image_format == "npy" and layout is None and tuple(image.shape) == self.image_shape:
-            self._npy = _npy_layout(data)
+        if tuple(image.shape) != self.image_shape:
+            raise ShardError(
+                f"{self.path}::{key}: image shape {list(image.shape)}, but the set's images are {list(self.image_shape)}"
+            )
+        if self.image_format == "npy" and layout is None:
+            self._npy = _npy_layout(data)  # a layout is learnt only from an image of the right shape
         return image
 
     def sample(self, local: int) -> tuple[torch.Tensor, int]:
         """Sample ``local`` (0-based position in this shard) as ``(float image C x H x W, int label)``."""
         key, parts = self._samples[local]
         image = self._image(self._read(parts[self.image_format]), key)
-        if tuple(image.shape) != self.image_shape:
-            raise ShardError(
-                f"{self.path}::{key}: image shape {list(image.shape)}, but the set's images are {list(self.image_shape)}"
-            )
-        text = self._read(parts["cls"]).decode("ascii", errors="replace").strip()
+        text = self._read(parts["cls"]).strip()  # bytes: isdigit() accepts ASCII digits only
         if not text.isdigit() or int(text) >= self.num_classes:
-            raise ShardError(f"{self.path}::{key}: label {text!r} is not a class index in [0, {self.num_classes - 1}]")
+            label = text.decode("ascii", errors="replace")
+            raise ShardError(f"{self.path}::{key}: label {label!r} is not a class index in [0, {self.num_classes - 1}]")
         return image, int(text)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, int]]:
