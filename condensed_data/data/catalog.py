@@ -12,6 +12,8 @@ from condensed_data.data import cifar, digits, fashion_mnist, mnist, svhn, tiny_
 from condensed_data.data.adapters import from_image_folder
 from condensed_data.data.folder import ImageFolderSource
 from condensed_data.data.real import RealDataset
+from condensed_data.data.shard_format import INDEX_NAME as SHARD_INDEX
+from condensed_data.data.shards import ShardedRealSource
 from condensed_data.data.source import RealSource
 from condensed_data.data.spec import parse_options, split_query
 
@@ -105,6 +107,27 @@ def _load_folder(spec: str, split: str) -> ImageFolderSource:
     )
 
 
+SHARDS_PREFIX = "shards:"
+
+
+def _load_shards(root: str, split: str) -> ShardedRealSource:
+    """``shards:PATH``, class-bucketed shards read lazily: the train split is ``PATH/train`` (or ``PATH`` itself),
+    the test split ``PATH/test`` (or ``PATH/val``), with the train split's classes and statistics."""
+    base = Path(root).expanduser()
+    train_dir = base / "train" if (base / "train" / SHARD_INDEX).is_file() else base
+    name = f"{SHARDS_PREFIX}{root}"
+    train = ShardedRealSource(train_dir, split="train", name=name)
+    if split == "train":
+        return train
+    folder = next((base / s for s in (split, "val") if (base / s / SHARD_INDEX).is_file() and train_dir != base), None)
+    if folder is None:
+        raise FileNotFoundError(
+            f"'{name}' has no {split} split: expected shards in {base}/train and {base}/{split} (or val/), each "
+            "written by data.write_real_shards(...); add them, or skip the evaluation (condense --no-eval)"
+        )
+    return ShardedRealSource(folder, split=split, name=name, classes=train.classes, mean=train.mean, std=train.std)
+
+
 def list_datasets() -> list[str]:
     """The names :func:`load_dataset` accepts, sorted.
 
@@ -134,6 +157,8 @@ def load_dataset(
             memory, or ``"folder:PATH"`` for the same layout (or ``PATH/<class>/<image>`` as the train split alone)
             read lazily (:class:`~condensed_data.data.ImageFolderSource`: for data that does not fit in memory),
             with reading options after ``?`` (``folder:PATH?size=64&workers=4``; :mod:`condensed_data.data.spec`).
+            ``"shards:PATH"`` for class-bucketed shards in ``PATH/train`` (or ``PATH``) and ``PATH/test`` (or
+            ``val/``) read lazily (:class:`~condensed_data.data.ShardedRealSource`, written by ``write_real_shards``).
             ``"hf:NAME[:CONFIG]"`` reads a Hugging Face dataset (a Hub id in the local cache, or a folder) lazily
             (:class:`~condensed_data.data.HFDatasetSource`; options in :mod:`condensed_data.data.hf_load`).
         split: ``"train"`` or ``"test"``.
@@ -155,6 +180,8 @@ def load_dataset(
         from condensed_data.data.hf_load import HF_PREFIX, load_hf
 
         return load_hf(name[len(HF_PREFIX) :], split)
+    if isinstance(name, str) and name.startswith(SHARDS_PREFIX):
+        return _load_shards(name[len(SHARDS_PREFIX) :], split)
     if isinstance(name, str) and name.startswith(IMAGEFOLDER_PREFIX):
         return _load_image_folder(name[len(IMAGEFOLDER_PREFIX) :], split)
     key = name.strip().lower() if isinstance(name, str) else name
@@ -163,8 +190,8 @@ def load_dataset(
         raise ValueError(
             f"unknown dataset {name!r}; known datasets: {', '.join(list_datasets())}. "
             f"For your own images use '{IMAGEFOLDER_PREFIX}PATH' (PATH/train/<class>/*.png and PATH/test/...; "
-            f"'{FOLDER_PREFIX}PATH' reads them lazily), "
-            "or from_torchvision(), from_image_folder() or from_tensors() in Python"
+            f"'{FOLDER_PREFIX}PATH' reads them lazily), '{SHARDS_PREFIX}PATH' for class-bucketed shards, 'hf:NAME' "
+            "for a Hugging Face dataset, or from_torchvision(), from_image_folder() or from_tensors() in Python"
         )
     entry = _DATASETS[key]
     if split not in entry.splits:

@@ -8,6 +8,8 @@ statistics, is all a real dataset must offer, so a dataset need not fit in memor
 * :class:`~condensed_data.data.ImageFolderSource` reads an image folder lazily, decoding only the drawn files.
 * :class:`~condensed_data.data.HFDatasetSource` reads a Hugging Face ``datasets.Dataset`` (memory-mapped Arrow),
   decoding only the drawn rows.
+* :class:`~condensed_data.data.ShardedRealSource` reads class-bucketed webdataset shards lazily, reading only the
+  drawn members of the drawn classes' shards.
 
 :class:`RealSource` is a structural protocol: any object with these members works. A few features still need the
 whole training set in memory (k-means medoid initialization, trained feature pools, a soft-label teacher, priors,

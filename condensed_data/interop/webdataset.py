@@ -18,6 +18,11 @@ and ``.json`` (``{"index", "label", "class"}``). Nothing else is ever written, a
 member (a pickle-family file such as ``.pth`` or ``.pkl`` above all) before reading its bytes. Tar headers are
 normalized (mtime 0, uid/gid 0, mode 0644), so the same data gives byte-identical shards and checksums.
 
+Reading is cheap per sample: a reader lists a shard's members once (:mod:`condensed_data.interop.tar_index`), reads
+a member with one positioned read, parses the ``.npy`` header once per shard (every other member's header bytes must
+equal it, else that member is decoded and checked on its own), and takes the label from ``.cls`` (``.json`` is for
+other tools and is never parsed).
+
 The layout is what plain webdataset (``wds.WebDataset(urls).decode()``) and the Hugging Face Hub's dataset viewer
 expect: ``.tar`` files under ``data/`` named ``train-NNNNNN.tar``.
 
@@ -39,7 +44,7 @@ import tarfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import BinaryIO, NamedTuple
 
 import numpy as np
 import torch
@@ -48,6 +53,7 @@ from PIL import Image
 from condensed_data.artifact.folder import ArtifactError
 from condensed_data.artifact.manifest import PICKLE_SUFFIXES, Manifest
 from condensed_data.artifact.strict_json import load_json
+from condensed_data.interop.tar_index import TarMember, list_members, read_at
 
 __all__ = [
     "INDEX_NAME",
@@ -137,7 +143,7 @@ def decode_image(data: bytes, image_format: str, pixel_range: tuple[float, float
             if not np.issubdtype(array.dtype, np.floating):
                 raise ValueError(f"dtype {array.dtype} is not floating point")
             return torch.from_numpy(np.array(array, dtype=np.float32))
-        with Image.open(io.BytesIO(data)) as img:
+        with Image.open(io.BytesIO(data), formats=["PNG"]) as img:  # nothing but PNG is probed
             array = np.asarray(img)
     except (ValueError, OSError) as exc:
         raise ShardError(
@@ -145,10 +151,11 @@ def decode_image(data: bytes, image_format: str, pixel_range: tuple[float, float
         ) from None
     if array.dtype != np.uint8:
         raise ShardError(f"{where}: PNG images must be 8-bit, got {array.dtype}; export the set again")
-    tensor = torch.from_numpy(array.copy())
-    tensor = tensor.unsqueeze(0) if tensor.dim() == 2 else tensor.permute(2, 0, 1)
+    array = array[np.newaxis] if array.ndim == 2 else array.transpose(2, 0, 1)
     lo, hi = pixel_range
-    return tensor.float().div(255).mul(hi - lo).add(lo)
+    # float32 arithmetic in numpy: the same IEEE operations (hence bits) as torch's, without its per-call overhead
+    scaled = array.astype(np.float32, order="C") / np.float32(255) * np.float32(hi - lo) + np.float32(lo)
+    return torch.from_numpy(scaled)
 
 
 # -- writing ----------------------------------------------------------------------------------------------------
@@ -261,21 +268,41 @@ def _member_extension(name: str) -> tuple[str, str]:
     return key, ext.lower()
 
 
-class _Member(NamedTuple):
-    name: str
-    size: int
-    offset_data: int
-    regular: bool
+class _NpyLayout(NamedTuple):
+    """The header bytes shared by the ``.npy`` members of one dtype and shape, and how to read the data after it."""
+
+    header: bytes
+    dtype: np.dtype
+    shape: tuple[int, ...]
+    size: int  # header plus data, in bytes
 
 
-def _members(path: Path) -> list[_Member]:
-    with tarfile.open(path, "r:") as tar:
-        return [_Member(i.name, i.size, i.offset_data, i.isreg()) for i in tar.getmembers()]
+def _npy_layout(data: bytes) -> _NpyLayout | None:
+    """The layout of ``.npy`` bytes that :func:`decode_image` accepted, or ``None`` if it is not a plain one."""
+    buffer = io.BytesIO(data)
+    readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+    read_header = readers.get(np.lib.format.read_magic(buffer))
+    if read_header is None:
+        return None
+    shape, fortran_order, dtype = read_header(buffer)  # numpy's safe header parser, as read_array uses
+    if fortran_order or dtype.hasobject or not np.issubdtype(dtype, np.floating):
+        return None
+    header = data[: buffer.tell()]
+    return _NpyLayout(header, dtype, tuple(shape), len(header) + int(np.prod(shape)) * dtype.itemsize)
 
 
-def _check_member(shard: Path, info: _Member) -> tuple[str, str]:
+_EXPORT_AGAIN = "export the set again"
+
+
+def _check_member(shard: Path, info: TarMember, remedy: str = _EXPORT_AGAIN) -> tuple[str, str]:
     key, ext = _member_extension(info.name)
-    fix = "only `condensed-data export` writes condensed-data shards: export the set again"
+    if ext in MEMBER_EXTENSIONS and info.regular and key and "/" not in info.name:
+        return key, ext  # the common case, decided at once (no member extension is pickle-family)
+    fix = (
+        f"only `condensed-data export` writes condensed-data shards: {remedy}"
+        if remedy == _EXPORT_AGAIN
+        else f"only condensed-data writes these shards: {remedy}"
+    )
     if ext in _PICKLE_EXTENSIONS or any(part in _PICKLE_EXTENSIONS for part in ext.split(".")):
         raise ShardError(
             f"{shard}: member {info.name!r} is a pickle-family file (.{ext}); it is refused unread, because "
@@ -302,6 +329,10 @@ class ShardReader:
         num_classes: Labels must lie in ``[0, num_classes)``.
         samples: The number of samples the index records for this shard.
         first_key, key_stride: If given, sample ``p`` must have key ``first_key + p * key_stride``.
+        remedy: What an error tells the user to do about a bad shard (default: export the set again).
+
+    The member index is parsed once, when the reader is made; the file is opened at the first read, and
+    :meth:`close` closes it until the next read (so a caller may keep many readers without holding their files).
 
     >>> with ShardReader(path, "npy", (0.0, 1.0), (1, 8, 8), 10, samples=4) as shard:  # doctest: +SKIP
     ...     image, label = shard.sample(0)
@@ -318,19 +349,22 @@ class ShardReader:
         samples: int,
         first_key: int | None = None,
         key_stride: int = 1,
+        remedy: str = _EXPORT_AGAIN,
     ) -> None:
         self.path = Path(path)
+        self.remedy = remedy
         self.image_format = image_format
         self.pixel_range = pixel_range
         self.image_shape = tuple(image_shape)
         self.num_classes = num_classes
         try:
-            members = _members(self.path)
+            members = list_members(self.path)  # parsed once per reader: offsets and sizes of every member
         except (tarfile.TarError, OSError) as exc:
-            raise ShardError(f"{self.path} is not a readable tar shard ({exc}); download or export it again") from None
-        self._samples: list[tuple[str, dict[str, _Member]]] = []
+            again = "download or export it again" if remedy == _EXPORT_AGAIN else remedy
+            raise ShardError(f"{self.path} is not a readable tar shard ({exc}); {again}") from None
+        self._samples: list[tuple[str, dict[str, TarMember]]] = []
         for info in members:  # every name is checked before any member's bytes are read
-            key, ext = _check_member(self.path, info)
+            key, ext = _check_member(self.path, info, remedy)
             if not self._samples or self._samples[-1][0] != key:
                 self._samples.append((key, {}))
             self._samples[-1][1][ext] = info
@@ -338,53 +372,70 @@ class ShardReader:
             if image_format not in parts or "cls" not in parts:
                 raise ShardError(
                     f"{self.path}: sample {key!r} lacks its .{image_format} image or .cls label (members: "
-                    f"{sorted(parts)}); export the set again"
+                    f"{sorted(parts)}); {remedy}"
                 )
         if first_key is not None:
             for position, (key, _) in enumerate(self._samples):
                 if not key.isdigit() or int(key) != first_key + position * key_stride:
                     raise ShardError(
                         f"{self.path}: sample {position} has key {key!r}, expected {first_key + position * key_stride} "
-                        "(keys are sample indices, strided over the shards); export the set again"
+                        f"(keys are sample indices, strided over the shards); {remedy}"
                     )
         if len(self._samples) != samples:
             raise ShardError(
-                f"{self.path} holds {len(self._samples)} samples, but {INDEX_NAME} records {samples}; "
-                "export the set again"
+                f"{self.path} holds {len(self._samples)} samples, but its index records {samples}; {remedy}"
             )
-        self._file = open(self.path, "rb", buffering=0)  # noqa: SIM115 - closed by close()
+        self._npy: _NpyLayout | None = None  # learnt from the first .npy member; the others are checked against it
+        self._file: BinaryIO | None = None
 
     def __len__(self) -> int:
         return len(self._samples)
 
-    def _read(self, info: _Member) -> bytes:
-        # A plain positioned read of the member's bytes (tarfile.extractfile costs ~10x more per small member).
-        self._file.seek(info.offset_data)
-        data = self._file.read(info.size)
+    def _read(self, info: TarMember) -> bytes:
+        # One positioned read of the member's bytes (tarfile.extractfile costs ~10x more per small member).
+        if self._file is None:
+            try:
+                self._file = open(self.path, "rb", buffering=0)  # noqa: SIM115 - closed by close()
+            except OSError as exc:
+                raise ShardError(f"cannot open shard {self.path} ({exc}); {self.remedy}") from None
+        data = read_at(self._file, info.offset_data, info.size)
         if len(data) != info.size:
-            raise ShardError(f"{self.path}: member {info.name!r} is truncated; download or export the shard again")
+            raise ShardError(f"{self.path}: member {info.name!r} is truncated; {self.remedy}")
         return data
+
+    def _image(self, data: bytes, key: str) -> torch.Tensor:
+        layout = self._npy
+        if layout is not None and len(data) == layout.size and data.startswith(layout.header):
+            # Same header bytes as an already validated member: same float dtype and shape, so read the data after it.
+            array = np.frombuffer(data, dtype=layout.dtype, offset=len(layout.header)).reshape(layout.shape)
+            return torch.from_numpy(array.astype(np.float32))  # a writable copy, as decode_image returns
+        image = decode_image(data, self.image_format, self.pixel_range, where=f"{self.path}::{key}")
+        if tuple(image.shape) != self.image_shape:
+            raise ShardError(
+                f"{self.path}::{key}: image shape {list(image.shape)}, but the set's images are {list(self.image_shape)}"
+            )
+        if self.image_format == "npy" and layout is None:
+            self._npy = _npy_layout(data)  # a layout is learnt only from an image of the right shape
+        return image
 
     def sample(self, local: int) -> tuple[torch.Tensor, int]:
         """Sample ``local`` (0-based position in this shard) as ``(float image C x H x W, int label)``."""
         key, parts = self._samples[local]
-        where = f"{self.path}::{key}"
-        image = decode_image(self._read(parts[self.image_format]), self.image_format, self.pixel_range, where=where)
-        if tuple(image.shape) != self.image_shape:
-            raise ShardError(
-                f"{where}: image shape {list(image.shape)}, but condensed.json says {list(self.image_shape)}"
-            )
-        text = self._read(parts["cls"]).decode("ascii", errors="replace").strip()
+        image = self._image(self._read(parts[self.image_format]), key)
+        text = self._read(parts["cls"]).strip()  # bytes: isdigit() accepts ASCII digits only
         if not text.isdigit() or int(text) >= self.num_classes:
-            raise ShardError(f"{where}: label {text!r} is not a class index in [0, {self.num_classes - 1}]")
+            label = text.decode("ascii", errors="replace")
+            raise ShardError(f"{self.path}::{key}: label {label!r} is not a class index in [0, {self.num_classes - 1}]")
         return image, int(text)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, int]]:
         return (self.sample(i) for i in range(len(self)))
 
     def close(self) -> None:
-        """Close the shard file."""
-        self._file.close()
+        """Close the shard file (a later read opens it again)."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
     def __enter__(self) -> ShardReader:
         return self

@@ -19,12 +19,14 @@ def test_public_api() -> None:
             "ImageFolderSource",
             "RealDataset",
             "RealSource",
+            "ShardedRealSource",
             "from_image_folder",
             "from_tensors",
             "from_torchvision",
             "list_datasets",
             "load_dataset",
             "require_in_memory",
+            "write_real_shards",
         ]
     )
     for name in data.__all__:

@@ -1,0 +1,292 @@
+"""ShardedRealSource: class-bucketed webdataset shards read lazily, behind the :class:`~condensed_data.data.RealSource`
+contract.
+
+The shards (:mod:`condensed_data.data.shard_format`, written by :func:`~condensed_data.data.write_real_shards`) each
+hold one class, so a draw reads only members of the drawn classes' shards: a shard's tar headers are parsed once,
+when the shard is first needed (:mod:`condensed_data.interop.tar_index`), and a drawn image is then one positioned
+read. A class-sharded process (``keep=``) opens only its own classes' shards, while its generator advances as if it
+drew every class. Files are closed after each draw, so many shards cost no open file handles.
+
+Draws consume the generator exactly as :meth:`RealDataset.sample_per_class
+<condensed_data.data.RealDataset.sample_per_class>` does over the same images in the same order (a class's images
+keep the split's order in its shards), so the shards give the very batches the in-memory split gives (bit for bit
+with ``.npy`` shards, and with ``.png`` shards of 8-bit images).
+
+Every shard is checked when first opened: its size (and, with ``verify=True``, its sha256) against the index,
+its member names (a pickle-family member is refused unread), its image count, and each image's shape and label.
+
+Example:
+    >>> import tempfile, pathlib, torch
+    >>> from condensed_data.data import RealDataset, write_real_shards
+    >>> from condensed_data.testing import tiny_real_dataset
+    >>> folder = pathlib.Path(tempfile.mkdtemp()) / "train"
+    >>> _ = write_real_shards(tiny_real_dataset(), folder, shard_size=5)
+    >>> source = ShardedRealSource(folder)
+    >>> source.classes, source.image_shape, source.class_counts()
+    (['class0', 'class1', 'class2'], (1, 8, 8), [12, 12, 12])
+    >>> draw = source.sample_per_class(4, generator=torch.Generator().manual_seed(0))
+    >>> torch.equal(draw, tiny_real_dataset().sample_per_class(4, generator=torch.Generator().manual_seed(0)))
+    True
+"""
+
+from __future__ import annotations
+
+import bisect
+import copy
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from condensed_data.artifact.folder import sha256_file
+from condensed_data.data._checks import check_count, check_generator, check_stats
+from condensed_data.data.real import RealDataset
+from condensed_data.data.shard_format import REWRITE, ClassShard, RealShardIndex, read_real_index
+from condensed_data.interop.webdataset import ShardError, ShardReader
+
+__all__ = ["ShardedRealSource"]
+
+
+class ShardedRealSource(torch.utils.data.Dataset[tuple[torch.Tensor, int]]):
+    """A real split read lazily from class-bucketed shards (a folder written by
+    :func:`~condensed_data.data.write_real_shards`).
+
+    Args:
+        folder: The split's folder (holding ``real-shards.json``).
+        name: Dataset name (default: the one recorded in the index).
+        split: Split name (default: the recorded one).
+        classes: The expected class names in label order (e.g. the train split's, for a test split).
+        mean, std: Normalization statistics (default: the recorded ones).
+        verify: Check each shard's sha256 against the index when it is first opened (reads it once; default).
+            Sizes, member names, image counts, shapes and labels are always checked.
+
+    Raises:
+        FileNotFoundError: ``folder`` has no index (the message says how to write one).
+        ShardError: An invalid index, or a missing, changed or corrupt shard (named, with the fix).
+        ValueError: ``classes`` differ from the recorded ones.
+    """
+
+    def __init__(
+        self,
+        folder: str | os.PathLike[str],
+        *,
+        name: str | None = None,
+        split: str | None = None,
+        classes: Sequence[str] | None = None,
+        mean: Sequence[float] | None = None,
+        std: Sequence[float] | None = None,
+        verify: bool = True,
+    ) -> None:
+        self.folder = Path(folder).expanduser()
+        self.index: RealShardIndex = read_real_index(self.folder)
+        if classes is not None and list(classes) != list(self.index.classes):
+            raise ValueError(
+                f"{self.folder} holds classes {list(self.index.classes)[:5]}..., expected {list(classes)[:5]}...: "
+                "write both splits' shards from sources with the same classes"
+            )
+        self.name = name or self.index.name
+        self.split = split or self.index.split
+        self.classes = list(self.index.classes)
+        channels = self.index.image_shape[0]
+        self.mean = check_stats(self.index.mean if mean is None else mean, channels, "mean")
+        self.std = check_stats(self.index.std if std is None else std, channels, "std", positive=True)
+        self.verify, self.device = bool(verify), torch.device("cpu")
+        self._counts = self.index.counts
+        # Per class, where each of its shards starts among the class's images.
+        self._starts = [
+            [sum(s.samples for s in shards[:k]) for k in range(len(shards))] for shards in self.index.shards
+        ]
+        self._readers: dict[tuple[int, int], ShardReader] = {}
+        self._stats_cache: dict[tuple[torch.device, torch.dtype], tuple[torch.Tensor, torch.Tensor]] = {}
+
+    # ------------------------------------------------------------------ the contract
+    def __len__(self) -> int:
+        return sum(self._counts)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        if not 0 <= index < len(self):
+            raise IndexError(f"index {index} is out of range for {len(self)} images")
+        c = 0
+        while index >= self._counts[c]:
+            index, c = index - self._counts[c], c + 1
+        return self._read([(c, index)])[0], c
+
+    def __repr__(self) -> str:
+        return (
+            f"ShardedRealSource(folder={str(self.folder)!r}, split={self.split!r}, num_images={len(self)}, "
+            f"num_classes={self.num_classes}, image_shape={self.image_shape}, format={self.index.image_format!r})"
+        )
+
+    @property
+    def num_classes(self) -> int:
+        """Number of classes."""
+        return len(self.classes)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """``(C, H, W)`` of one image."""
+        return self.index.image_shape
+
+    @property
+    def targets(self) -> list[int]:
+        """The labels in :meth:`batches` order (class by class)."""
+        return [c for c, n in enumerate(self._counts) for _ in range(n)]
+
+    def class_counts(self) -> list[int]:
+        """Number of images of each class."""
+        return list(self._counts)
+
+    def sample_per_class(
+        self,
+        n: int,
+        *,
+        generator: torch.Generator,
+        classes: Sequence[int] | None = None,
+        keep: Sequence[int] | None = None,
+    ) -> torch.Tensor:
+        """``n`` random images of each class (or of ``classes``), reading only the drawn images of kept classes.
+
+        Same arguments and draws as :meth:`RealDataset.sample_per_class
+        <condensed_data.data.RealDataset.sample_per_class>`. Returns ``(K, n, C, H, W)`` float32 in [0, 1].
+        """
+        check_generator(generator)
+        wanted = range(self.num_classes) if classes is None else [self._check_class(c) for c in classes]
+        if len(wanted) == 0:
+            raise ValueError("sample_per_class got an empty `classes`; pass None for all classes or at least one index")
+        draws = [(c, self._draw(c, n, generator)) for c in wanted]
+        if keep is not None:
+            draws = [draws[i] for i in keep]
+            if not draws:
+                raise ValueError("sample_per_class got an empty `keep`; pass None to keep every class")
+        images = self._read([(c, int(i)) for c, rows in draws for i in rows.tolist()])
+        return images.view(len(draws), n, *self.image_shape).to(self.device)
+
+    def subset_per_class(self, n: int, *, generator: torch.Generator) -> RealDataset:
+        """An in-memory :class:`RealDataset` of ``n`` random images per class (the random-real baseline)."""
+        counts = self.class_counts()
+        smallest = min(range(self.num_classes), key=counts.__getitem__)
+        if check_count(n) > counts[smallest]:
+            raise ValueError(
+                f"cannot take {n} images per class from {self.name}/{self.split}: class {smallest} "
+                f"({self.classes[smallest]!r}) has only {counts[smallest]}; use n <= {counts[smallest]}"
+            )
+        images = self.sample_per_class(n, generator=generator).reshape(-1, *self.image_shape).cpu()
+        labels = torch.arange(self.num_classes).repeat_interleave(n)
+        return RealDataset(
+            images, labels, classes=self.classes, name=self.name, split=self.split, mean=self.mean, std=self.std
+        )
+
+    def batches(self, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Every image once, class by class (each class in the split's order), as ``(images, labels)`` batches.
+
+        Shards are read one after the other, each closed when done.
+        """
+        size = check_count(batch_size)
+        items = ((c, i) for c, count in enumerate(self._counts) for i in range(count))
+        part: list[tuple[int, int]] = []
+        for item in items:
+            part.append(item)
+            if len(part) == size:
+                yield self._read(part).to(self.device), torch.tensor([c for c, _ in part], dtype=torch.int64)
+                part = []
+        if part:
+            yield self._read(part).to(self.device), torch.tensor([c for c, _ in part], dtype=torch.int64)
+
+    def holdout(self, per_class: int | float, *, seed: int = 0) -> tuple[RealDataset, RealDataset]:
+        """Not offered by shards read lazily: write a validation split's shards instead."""
+        raise ValueError(
+            f"a validation hold-out (validation=) needs an in-memory dataset, and {self.name!r} is read lazily from "
+            "shards; hold the images out before writing the shards (RealDataset.holdout, then write_real_shards)"
+        )
+
+    # The same per-channel statistics arithmetic (and per-device cache) as the in-memory dataset.
+    normalize = RealDataset.normalize
+    denormalize = RealDataset.denormalize
+    _stats_like = RealDataset._stats_like
+    _check_class = RealDataset._check_class
+
+    def fingerprint(self) -> str:
+        """The index's ``"sha256:<hex>"``: classes, counts, shape, format and every shard's checksum.
+
+        It differs from the fingerprint of the split the shards were written from (recorded as
+        ``index.source_fingerprint``), which hashes the pixels in the split's own order.
+        """
+        return self.index.fingerprint
+
+    def to(self, device: torch.device | str) -> ShardedRealSource:
+        """The source with its draws returned on ``device`` (the shards and their parsed headers are shared)."""
+        device = torch.device(device)
+        if device == self.device:
+            return self
+        moved = copy.copy(self)
+        moved.device, moved._stats_cache = device, {}
+        return moved
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_readers"], state["_stats_cache"] = {}, {}
+        return state
+
+    # ------------------------------------------------------------------ internals
+    def _read(self, items: list[tuple[int, int]]) -> torch.Tensor:
+        """Float images ``(len(items), C, H, W)`` of ``(class, position in class)`` items; shard files are closed
+        afterwards."""
+        out = torch.empty((len(items), *self.image_shape), dtype=torch.float32)
+        used: set[tuple[int, int]] = set()
+        try:
+            for row, (c, i) in enumerate(items):
+                k = bisect.bisect_right(self._starts[c], i) - 1
+                reader = self._reader(c, k)
+                used.add((c, k))
+                image, label = reader.sample(i - self._starts[c][k])
+                if label != c:
+                    raise ShardError(
+                        f"{reader.path}: image {i - self._starts[c][k]} has label {label}, but this shard holds "
+                        f"class {c} ({self.classes[c]!r}) only; {REWRITE}"
+                    )
+                out[row] = image
+        finally:
+            for key in used:
+                self._readers[key].close()
+        return out
+
+    def _reader(self, c: int, k: int) -> ShardReader:
+        reader = self._readers.get((c, k))
+        if reader is None:
+            shard = self.index.shards[c][k]
+            self._check_file(shard)
+            reader = ShardReader(
+                self.folder / shard.file,
+                self.index.image_format,
+                (0.0, 1.0),
+                self.image_shape,
+                self.num_classes,
+                samples=shard.samples,
+                remedy=REWRITE,
+            )
+            self._readers[(c, k)] = reader
+        return reader
+
+    def _check_file(self, shard: ClassShard) -> None:
+        path = self.folder / shard.file
+        try:
+            size = path.stat().st_size
+        except OSError:
+            raise ShardError(
+                f"shard {path} is missing (listed in {self.folder / 'real-shards.json'}); {REWRITE}"
+            ) from None
+        if size != shard.size:
+            raise ShardError(f"shard {path} has {size} bytes, but the index records {shard.size}; {REWRITE}")
+        if self.verify and sha256_file(path) != shard.sha256:
+            raise ShardError(f"shard {path} does not match the sha256 its index records (it changed); {REWRITE}")
+
+    def _draw(self, c: int, n: int, generator: torch.Generator) -> torch.Tensor:
+        count = self._counts[c]
+        if check_count(n) > count:
+            raise ValueError(
+                f"cannot draw {n} images of class {c} ({self.classes[c]!r}): it has only {count} images in "
+                f"{self.name}/{self.split}; draws are without replacement, so ask for at most {count}"
+            )
+        return torch.randperm(count, generator=generator, device=generator.device)[:n].cpu()
