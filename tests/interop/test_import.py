@@ -310,6 +310,10 @@ def test_cli_import_dc_digits_normalized_and_zca(tmp_path, digits, capsys):
     assert (
         main(["import", "mtt", str(tmp_path), "--dataset", "cifar10", "-o", str(tmp_path / "c"), "--space", "zca"]) == 2
     )
+    assert "CIFAR-10 (train split) was not found" in capsys.readouterr().err  # ZCA is fitted on its images
+    assert (
+        main(["import", "mtt", str(tmp_path), "--dataset", "stl10", "-o", str(tmp_path / "s"), "--space", "zca"]) == 2
+    )
     assert "not a dataset this library loads" in capsys.readouterr().err
 
 
