@@ -60,7 +60,7 @@ from condensed_data.condense.representations import Pixels, Representation
 from condensed_data.condense.representations.pixels import INITS
 from condensed_data.data import RealSource
 from condensed_data.nn import get_network, resolve_network
-from condensed_data.nn.chunks import CHUNK_PIXELS, pass_size, per_sample
+from condensed_data.nn.chunks import CHUNK_PIXELS, backward_pass_size, pass_size, per_sample
 from condensed_data.seeding import make_generator
 
 __all__ = ["MatchingConfig", "MatchingMethod", "PixelConfig", "PixelMethod"]
@@ -426,10 +426,11 @@ class MatchingMethod(Method):
             # Chunks keep activation buffers small: one 2560-image forward pass is memory-bound on CPUs.
             chunks = [features(net, part) for part in real.split(chunk)]
             feat_real = tuple(torch.cat(parts).unflatten(0, (num_classes, -1)) for parts in zip(*chunks, strict=True))
-        if len(syn) <= chunk or not per_sample(net):
+        syn_chunk = backward_pass_size(syn.shape, len(syn), self.CHUNK_PIXELS)
+        if syn_chunk == len(syn) or not per_sample(net):
             out = features(net, syn)  # (batch statistics would differ by chunk: one pass)
         else:  # keep one chunk's activations at a time; backward recomputes them
-            chunks = [checkpoint(features, net, part, use_reentrant=False) for part in syn.split(chunk)]
+            chunks = [checkpoint(features, net, part, use_reentrant=False) for part in syn.split(syn_chunk)]
             out = tuple(torch.cat(parts) for parts in zip(*chunks, strict=True))
         feat_syn = tuple(f.unflatten(0, (num_classes, -1)) for f in out)
         return feat_real, feat_syn

@@ -31,7 +31,7 @@ from condensed_data.artifact.manifest import Evaluation, Recipe
 from condensed_data.condense.augment import DSA
 from condensed_data.data import RealSource
 from condensed_data.nn import get_network, resolve_network
-from condensed_data.nn.chunks import pass_size, per_sample
+from condensed_data.nn.chunks import backward_pass_size, pass_size, per_sample
 from condensed_data.runtime import PRECISIONS, autocast, precision_dtype
 from condensed_data.seeding import derive_seed, make_generator
 
@@ -158,8 +158,8 @@ def train_network(
         net.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
     )
     n = x_all.shape[0]
-    chunk = pass_size(x_all.shape)
-    split = n > chunk and config.batch_size > chunk and per_sample(net)
+    chunk = backward_pass_size(x_all.shape, min(n, config.batch_size))
+    split = chunk < min(n, config.batch_size) and per_sample(net)
     decay_at = config.epochs // 2 if lr_decay else None
     for epoch in tqdm(range(config.epochs), desc=desc, disable=not progress, leave=False, mininterval=1.0):
         if epoch == decay_at:

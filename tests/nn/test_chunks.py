@@ -11,7 +11,7 @@ from condensed_data.testing import tiny_real_dataset
 @pytest.mark.parametrize("method_name", ["dm", "atom", "echo"])
 def test_chunked_real_and_checkpointed_synthetic_passes_match_one_pass(method_name, monkeypatch):
     cls = get_method(method_name)
-    real = tiny_real_dataset(classes=3, per_class=12, shape=(1, 16, 16))
+    real = tiny_real_dataset(classes=3, per_class=12, shape=(1, 40, 40))
 
     def loss_and_grad(chunk_pixels):
         monkeypatch.setattr(cls, "CHUNK_PIXELS", chunk_pixels)
@@ -26,10 +26,10 @@ def test_chunked_real_and_checkpointed_synthetic_passes_match_one_pass(method_na
         return loss.detach(), method.parameters()[0].grad.clone(), calls
 
     whole, whole_grad, whole_calls = loss_and_grad(10**9)
-    chunked, chunked_grad, chunked_calls = loss_and_grad(5 * 16 * 16)  # 5 images per pass
+    chunked, chunked_grad, chunked_calls = loss_and_grad(8 * 40 * 40)  # 8 images per forward pass
     assert whole_calls == [24, 12]  # the real batch (3 x 8), then the synthetic images (3 x 4)
-    # the real side in passes of 5; the synthetic side in passes of 5, each run again in backward
-    assert chunked_calls[:5] == [5, 5, 5, 5, 4] and sorted(chunked_calls[5:]) == [2, 2, 5, 5, 5, 5]
+    # the real side in passes of 8; the synthetic side in passes of 8 // 4, each run again in backward
+    assert chunked_calls[:3] == [8, 8, 8] and chunked_calls[3:] == [2] * 12
     torch.testing.assert_close(chunked, whole, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(chunked_grad, whole_grad, rtol=1e-4, atol=1e-6)
 
@@ -41,7 +41,7 @@ def test_evaluation_training_in_passes_matches_one_pass(monkeypatch):
     config = protocol.EvalConfig(epochs=3, models=1, batch_size=16, augmentation="none", precision="fp32")
 
     def trained(passes_of):
-        monkeypatch.setattr(protocol, "pass_size", lambda shape: passes_of)
+        monkeypatch.setattr(protocol, "backward_pass_size", lambda shape, count: min(passes_of, count))
         net = protocol.train_network(real.images, real.labels, num_classes=3, mean=(0.5,), std=(0.25,),
                                      config=config, generator=make_generator(0))  # fmt: skip
         return torch.cat([p.detach().flatten() for p in net.parameters()])
