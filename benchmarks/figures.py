@@ -194,7 +194,62 @@ def gpu_iteration_ms(pick: Callable) -> Num:
     return value
 
 
+def real_folder(case: str, metric: str = "seconds_per_iteration", field: str = "value", **where: object) -> Num:
+    """A field of the one real-folder record of ``case`` (and ``metric``), the newest session's (CPU only)."""
+    return mean("real_folder_memory", field, metric=metric, setting__source=case, device=cpu, **where)
+
+
+def _folder_images(res: Results) -> int:
+    """Train images of the real-folder benchmark's folder ("folder 100x300 3x128x128")."""
+    (dataset,) = {r["dataset"] for r in res("real_folder_memory")}
+    classes, per_class = dataset.split()[1].split("x")
+    return int(classes) * int(per_class)
+
+
+def _folder_real_images(res: Results) -> int:
+    """Real images of one iteration of the folder case (classes x batch_real)."""
+    record = select(res, "real_folder_memory", metric="seconds_per_iteration", setting__source="folder")[0]
+    return int(record["dataset"].split()[1].split("x")[0]) * record["budget"]["batch_real"]
+
+
+# The README's ImageNet-1k plan: 1,000 classes x 64 real images of 128 x 128 per iteration, DM's 20,000 iterations,
+# scaled from the H200 Fashion-MNIST iteration (10 classes x 256 images of 28 x 28) by pixels alone.
+IMAGENET_PIXELS, FMNIST_PIXELS, IMAGENET_ITERATIONS = 1000 * 64 * 128 * 128, 10 * 256 * 28 * 28, 20_000
+
+
+def imagenet_gpu_seconds(pick: Callable) -> Num:
+    return lambda res: gpu_iteration_ms(pick)(res) / 1000 * IMAGENET_PIXELS / FMNIST_PIXELS
+
+
+def _per_hour(num: Num, factor: float) -> Num:
+    return lambda res: num(res) * factor / 3600
+
+
 FIGURES: dict[str, Fig] = {
+    # Real data larger than memory (benchmarks/real_folder_memory.py)
+    "imagenet-pixel-ratio": fmt(lambda res: IMAGENET_PIXELS / FMNIST_PIXELS, ".0f"),
+    **{f"imagenet-gpu-s-{p.__name__}": fmt(imagenet_gpu_seconds(p), ".0f") for p in (min, max)},
+    **{
+        f"imagenet-gpu-hours-{p.__name__}": fmt(_per_hour(imagenet_gpu_seconds(p), IMAGENET_ITERATIONS), ".0f")
+        for p in (min, max)
+    },
+    **{
+        f"imagenet-8gpu-hours-{p.__name__}": fmt(_per_hour(imagenet_gpu_seconds(p), IMAGENET_ITERATIONS / 8), ".1f")
+        for p in (min, max)
+    },
+    "rf-imagenet-cpu-hours": fmt(_per_hour(over(real_folder("folder"), _folder_real_images), 1000 * 64), ".1f"),
+    "rf-whole-gib": fmt(real_folder("subset-memory", field="whole_split_float32_gib"), ".1f"),
+    "rf-folder-peak": fmt(real_folder("folder", "peak_rss_mib"), ",.0f"),
+    "rf-folder-s": fmt(real_folder("folder"), ".1f"),
+    "rf-folder-wait": fmt(real_folder("folder", "data_wait_share"), ".1f", 100),
+    "rf-no-prefetch-s": fmt(real_folder("folder-no-prefetch"), ".1f"),
+    "rf-no-prefetch-wait": fmt(real_folder("folder-no-prefetch", "data_wait_share"), ".1f", 100),
+    "rf-cached-peak": fmt(real_folder("cached", "peak_rss_mib"), ",.0f"),
+    **{f"rf-shard{k}-peak": fmt(real_folder("cached-shard", "peak_rss_mib", setting__shard=k), ",.0f") for k in (0, 1)},
+    "rf-subset-memory-s": fmt(real_folder("subset-memory"), ".2f"),
+    "rf-subset-folder-s": fmt(real_folder("subset-folder"), ".2f"),
+    "rf-decode-ms": fmt(over(real_folder("cached", field="preload_seconds"), _folder_images), ".2f", 1000),
+    "rf-ms-per-real-image": fmt(over(real_folder("folder"), _folder_real_images), ".0f", 1000),
     # Accuracy, Fashion-MNIST, ConvNet-3, the CPU budget (64 real images per class, 500 iterations; 300 at IPC 50)
     **{
         f"acc-{m}-{ipc}": fmt(dm_budget(m, ipc), ".2f")
@@ -248,8 +303,10 @@ FIGURES: dict[str, Fig] = {
             mean("loading", "value", method="in-memory", metric="images_per_second"),
             mean("loading", "value", method="webdataset", metric="images_per_second"),
         ),
-        ".0f",
+        ".1f",
     ),
+    "real-shards-draw": fmt(mean("loading", "value", method="real-shards", metric="draw_images_per_second"), ",.0f"),
+    "real-memory-draw": fmt(mean("loading", "value", method="real-in-memory", metric="draw_images_per_second"), ",.0f"),
     "gen-fresh-slowdown": fmt(
         mean("generator_loading", "value", 100, method="generator-fresh", metric="slowdown_vs_tensors"), ".1f"
     ),
@@ -335,6 +392,40 @@ def _both_std(a: dict, b: dict) -> Callable[[Results], float]:
 
 
 CLAIMS: list[Claim] = [
+    (
+        "peaks at {rf-folder-peak} MiB resident, under 2 GiB",
+        lambda res: real_folder("folder", "peak_rss_mib")(res) < 2048,
+    ),
+    (
+        "waiting for real images takes {rf-folder-wait}% of the iteration time with reading ahead",
+        lambda res: real_folder("folder", "data_wait_share")(res) < 0.05,
+    ),
+    (
+        "on this CPU the network, not the reading, bounds an iteration",
+        lambda res: real_folder("folder-no-prefetch", "data_wait_share")(res) < 0.5,
+    ),
+    (
+        "each of two class-sharded processes, holding its own classes, at {rf-shard0-peak} and {rf-shard1-peak} MiB",
+        _all(
+            *(
+                _gt(
+                    real_folder("cached", "peak_rss_mib"), real_folder("cached-shard", "peak_rss_mib", setting__shard=k)
+                )
+                for k in (0, 1)
+            )
+        ),
+    ),  # fmt: skip
+    (
+        "Streaming is {stream-slowdown} times slower than memory here (it was 9 times before",
+        lambda res: (
+            1
+            < over(
+                mean("loading", "value", method="in-memory", metric="images_per_second"),
+                mean("loading", "value", method="webdataset", metric="images_per_second"),
+            )(res)
+            < 9
+        ),
+    ),  # fmt: skip
     (
         "DM reaches the published figure ({acc-dm-1} vs {pub-dm-1})",
         lambda res: not _gt(published("dm", 1), dm_budget("dm", 1))(res),

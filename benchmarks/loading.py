@@ -8,6 +8,14 @@ npy shards of 5,000 samples; both are read for one shuffled epoch through a Data
   in-memory    CondensedDataset (map-style, all images in one tensor), DataLoader(shuffle=True)
   webdataset   CondensedIterableDataset(shuffle=True) over the shards (each worker opens only its shards)
 
+The same images as a real training split (a ``RealDataset``) and as class-bucketed real shards
+(``write_real_shards``, npy, 5,000 per shard) are read the way condensation and evaluation read them, in one
+thread: ``--draws`` draws of 64 random images of every class (``sample_per_class``), and one pass over the split in
+batches of 256 (``batches``):
+
+  real-in-memory   RealDataset
+  real-shards      ShardedRealSource over the shards (index read and shards verified once, before timing)
+
 Resume: a ``stateful_loader`` is iterated to half an epoch, its ``state_dict()`` taken, a new loader built from a new
 dataset object, ``load_state_dict()`` called, and the time to its first batch measured (for both paths). The one-off
 costs (sha256 of every file when a dataset is opened, the export) are recorded too. Records go to
@@ -78,7 +86,9 @@ def resume_seconds(make) -> float:
 
 
 def main() -> int:
-    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--draws", type=int, default=50, help="timed draws of the real-data cases")
+    draws = p.parse_args().draws
     from condensed_data import CondensedDataset, CondensedIterableDataset
     from condensed_data.dataset.resumable import stateful_loader
     from condensed_data.interop.export import export_webdataset
@@ -124,6 +134,25 @@ def main() -> int:
 
         record("in-memory", "seconds_to_resume", resume_seconds(make_memory))
         record("webdataset", "seconds_to_resume", resume_seconds(make_stream))
+
+        from condensed_data.data import RealDataset, ShardedRealSource, write_real_shards
+
+        images, labels = memory.tensors()
+        real = RealDataset(images, labels, classes=list(memory.classes), name=DATASET, split="train")
+        start = time.perf_counter()
+        write_real_shards(real, Path(tmp) / "real-shards", shard_size=SHARD_SIZE)
+        record("real-shards", "export_seconds", time.perf_counter() - start)
+        sharded = ShardedRealSource(Path(tmp) / "real-shards")
+        sharded.sample_per_class(1, generator=torch.Generator().manual_seed(0))  # verify the shards once
+        for method, source in (("real-in-memory", real), ("real-shards", sharded)):
+            g = torch.Generator().manual_seed(0)
+            start = time.perf_counter()
+            for _ in range(draws):
+                source.sample_per_class(64, generator=g)
+            record(method, "draw_images_per_second", draws * 64 * CLASSES / (time.perf_counter() - start))
+            start = time.perf_counter()
+            n = sum(len(y) for _, y in source.batches(BATCH))
+            record(method, "pass_images_per_second", n / (time.perf_counter() - start))
     print("saved", save("loading", records))
     return 0
 

@@ -56,8 +56,8 @@ def _hub_options(args: argparse.Namespace) -> HubOptions:
 
 
 def _slug(dataset: str) -> str:
-    """A folder-name-safe form of a dataset name (``imagefolder:/data/pets`` -> ``pets``)."""
-    name = dataset.rstrip("/").rsplit("/", 1)[-1].split(":")[-1] or "dataset"
+    """A folder-name-safe form of a dataset name (``folder:/data/pets?size=64`` -> ``pets``)."""
+    name = dataset.split("?")[0].rstrip("/").rsplit("/", 1)[-1].split(":")[-1] or "dataset"
     return re.sub(r"[^A-Za-z0-9._-]+", "-", name)
 
 
