@@ -155,9 +155,7 @@ class MatchingMethod(Method):
 
     config_class: ClassVar[type[MethodConfig]] = MatchingConfig
     representation_class: ClassVar[type[Representation]]
-    # Forward passes go in chunks of at most this many input pixels (condensed_data.nn.chunks), so activation
-    # memory stays bounded whatever the image size: the real side under no_grad, the synthetic side recomputed in
-    # backward chunk by chunk (activation checkpointing) when it holds more.
+    # Passes take at most this many input pixels (condensed_data.nn.chunks): activation memory stays bounded.
     CHUNK_PIXELS: ClassVar[int] = CHUNK_PIXELS
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -194,8 +192,7 @@ class MatchingMethod(Method):
         self._pool_seed = int(torch.randint(0, 2**62, (), generator=generator)) if cfg.pool else None
         self._pool: list[torch.nn.Module] | None = None  # built at first use, or loaded from a checkpoint
         self._member: int | None = None  # the pool member in use, -1 for a fresh network (pool_fresh)
-        # The real images have a stream of their own (drawn last: the draws above are what they always were), so
-        # the next iteration's images can be read ahead while the current one computes.
+        # The real images' own stream (drawn last, so the draws above are unchanged) lets the next ones be read ahead.
         real_seed = int(torch.randint(0, 2**62, (), generator=generator))
         self.real_batches = RealBatches(real, self.batch_real, seed=real_seed)
 
@@ -229,7 +226,7 @@ class MatchingMethod(Method):
         self.representation.export(folder)
 
     def state_dict(self) -> dict[str, torch.Tensor]:
-        state = {**super().state_dict(), **self.representation.extra_state()}
+        state = {**super().state_dict(), **self.representation.extra_state(), **self.real_batches.state_dict()}
         if self.config.iters_per_net > 1 or self.config.pool:
             # The shared network is rebuilt from its seed, so a run resumed mid-way keeps using the same one.
             state["net_seed"] = torch.tensor(-1 if self._net_seed is None else self._net_seed)
@@ -242,6 +239,7 @@ class MatchingMethod(Method):
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
         state = dict(state)
+        self.real_batches.load_state_dict(state)  # takes its seed out
         seed = state.pop("net_seed", None)
         member = state.pop("pool.member", None)
         pool = {key: state.pop(key) for key in [k for k in state if k.startswith("pool.")]}

@@ -89,6 +89,18 @@ class RealBatches:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="real-batches")
         return self._pool
 
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """The stream's seed, for a checkpoint: a resumed run draws what the interrupted one would have."""
+        return {"real_seed": torch.tensor(self.seed, dtype=torch.int64)}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        """Take the seed out of ``state`` (a method's whole state; a state written before the seed was kept has
+        none, and the constructed seed stays)."""
+        seed = state.pop("real_seed", None)
+        if seed is not None:
+            self.close()
+            self.seed = int(seed)
+
     def close(self) -> None:
         """Wait for a read-ahead in flight and stop the thread (a later :meth:`get` starts it again)."""
         pending, self._pending = self._pending, None

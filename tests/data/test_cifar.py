@@ -170,6 +170,7 @@ def test_download_only_when_asked(isolated: Path, monkeypatch: pytest.MonkeyPatc
 
 
 def test_download_without_torchvision_says_what_to_install(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "torchvision", None)
+    for name in [m for m in sys.modules if m == "torchvision" or m.startswith("torchvision.")] + ["torchvision"]:
+        monkeypatch.setitem(sys.modules, name, None)  # submodules too: another test may have imported them
     with pytest.raises(ImportError, match=r"pip install condensed-data\[torchvision\]"):
         load_dataset("cifar10", download=True)

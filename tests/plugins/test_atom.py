@@ -41,7 +41,7 @@ def test_loss_equals_the_per_class_attention_formula():
 
     g = make_generator(1)  # replay the draws in the order loss() makes them
     net = method.random_network(g)
-    batch = real.normalize(real.sample_per_class(5, generator=g))
+    batch = real.normalize(real.sample_per_class(5, generator=method.real_batches.generator(0)))  # its own stream
     draw = method.dsa.draw(3, image_size=(8, 8), generator=g)
     obj = method.objective
     expected = torch.zeros(())

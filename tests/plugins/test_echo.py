@@ -67,7 +67,7 @@ def test_one_batched_step_equals_m3d_per_class_steps_without_momentum():
     start = method.representation.normalized.detach().clone()
     g = make_generator(1)
     net = method.network(0, g)
-    batch = method.real.normalize(method.real.sample_per_class(6, generator=g))
+    batch = method.real.normalize(method.real.sample_per_class(6, generator=method.real_batches.generator(0)))
     draw = method.dsa.draw(3, image_size=(8, 8), generator=g)
 
     optimizer = method.make_optimizer()
