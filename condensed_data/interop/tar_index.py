@@ -6,7 +6,8 @@ streaming a sharded set. :func:`list_members` parses the plain POSIX ustar heade
 else in the file (pax or GNU extension headers, links, directories, base-256 numbers, a bad checksum, a truncated
 file) hands the whole file to :mod:`tarfile`, so an unusual tar is read exactly as before, errors included.
 
-After the listing, a member's bytes are one positioned read (:func:`read_at`), never ``tarfile.extractfile``.
+After the listing, a member's bytes are one positioned read (:func:`read_at`), never ``tarfile.extractfile``; evenly
+spaced members of one size are one array over the mapped file (:class:`StridedImages`).
 
 >>> import io, tarfile, tempfile
 >>> path = tempfile.mktemp(suffix=".tar")
@@ -19,13 +20,17 @@ After the listing, a member's bytes are one positioned read (:func:`read_at`), n
 
 from __future__ import annotations
 
+import mmap
 import os
 import tarfile
 from typing import BinaryIO, NamedTuple
 
 import numpy as np
 
-__all__ = ["TarMember", "list_members", "read_at"]
+__all__ = ["StridedImages", "TarMember", "list_members", "read_at"]
+
+# A tar file's bytes, as strided reads take them (a read-only mmap above all).
+Buffer = bytes | bytearray | memoryview | mmap.mmap
 
 _BLOCK = 512
 _ZERO_BLOCK = bytes(_BLOCK)
@@ -40,6 +45,33 @@ class TarMember(NamedTuple):
     size: int
     offset_data: int
     regular: bool
+
+
+class StridedImages(NamedTuple):
+    """The images of a shard whose ``.npy`` members are uniform
+    (:meth:`~condensed_data.interop.webdataset.ShardReader.strided`): image ``p``'s data starts at byte
+    ``offset + p * stride`` of the shard file."""
+
+    offset: int
+    stride: int
+    samples: int
+    dtype: np.dtype
+    shape: tuple[int, ...]
+
+    def view(self, buffer: Buffer) -> np.ndarray:
+        """Every image, ``(samples, *shape)``, as one array over ``buffer`` (the shard file's bytes; nothing is
+        copied, and a read-only buffer gives a read-only array)."""
+        strides, step = [], self.dtype.itemsize
+        for extent in reversed(self.shape):
+            strides.insert(0, step)
+            step *= extent
+        return np.ndarray(
+            (self.samples, *self.shape),
+            dtype=self.dtype,
+            buffer=buffer,
+            offset=self.offset,
+            strides=(self.stride, *strides),
+        )
 
 
 def read_at(file: BinaryIO, offset: int, size: int) -> bytes:

@@ -53,7 +53,7 @@ from PIL import Image
 from condensed_data.artifact.folder import ArtifactError
 from condensed_data.artifact.manifest import PICKLE_SUFFIXES, Manifest
 from condensed_data.artifact.strict_json import load_json
-from condensed_data.interop.tar_index import TarMember, list_members, read_at
+from condensed_data.interop.tar_index import Buffer, StridedImages, TarMember, list_members, read_at
 
 __all__ = [
     "INDEX_NAME",
@@ -418,15 +418,58 @@ class ShardReader:
             self._npy = _npy_layout(data)  # a layout is learnt only from an image of the right shape
         return image
 
+    def _label(self, data: bytes, key: str) -> int:
+        text = data.strip()  # bytes: isdigit() accepts ASCII digits only
+        if not text.isdigit() or int(text) >= self.num_classes:
+            label = text.decode("ascii", errors="replace")
+            raise ShardError(f"{self.path}::{key}: label {label!r} is not a class index in [0, {self.num_classes - 1}]")
+        return int(text)
+
     def sample(self, local: int) -> tuple[torch.Tensor, int]:
         """Sample ``local`` (0-based position in this shard) as ``(float image C x H x W, int label)``."""
         key, parts = self._samples[local]
         image = self._image(self._read(parts[self.image_format]), key)
-        text = self._read(parts["cls"]).strip()  # bytes: isdigit() accepts ASCII digits only
-        if not text.isdigit() or int(text) >= self.num_classes:
-            label = text.decode("ascii", errors="replace")
-            raise ShardError(f"{self.path}::{key}: label {label!r} is not a class index in [0, {self.num_classes - 1}]")
-        return image, int(text)
+        return image, self._label(self._read(parts["cls"]), key)
+
+    def strided(self, buffer: Buffer) -> StridedImages | None:
+        """Where every image lies in ``buffer`` (the shard file's bytes, e.g. a read-only ``mmap``), when the shard's
+        ``.npy`` members are uniform: the same size and header bytes (so the same float dtype and shape), at evenly
+        spaced offsets, as :func:`~condensed_data.data.write_real_shards` and :func:`export_webdataset` write them.
+
+        The first image is decoded and checked in full (raising as :meth:`sample` would); ``None`` (a PNG shard, or
+        members that differ) means: read the samples one by one.
+        """
+        if self.image_format != "npy":
+            return None
+        infos = [parts["npy"] for _, parts in self._samples]
+        first, size, count = infos[0].offset_data, infos[0].size, len(infos)
+        stride = infos[1].offset_data - first if count > 1 else size
+        offsets = np.fromiter((i.offset_data for i in infos), dtype=np.int64, count=count)
+        if (
+            stride < size
+            or any(i.size != size for i in infos)
+            or not np.array_equal(offsets, first + stride * np.arange(count, dtype=np.int64))
+            or len(memoryview(buffer)) < offsets[-1] + size
+        ):
+            return None
+        self._image(bytes(memoryview(buffer)[first : first + size]), self._samples[0][0])
+        layout = self._npy
+        if layout is None or layout.size != size or layout.shape != self.image_shape:
+            return None
+        header = np.frombuffer(layout.header, dtype=np.uint8)
+        headers = np.ndarray((count, len(header)), dtype=np.uint8, buffer=buffer, offset=first, strides=(stride, 1))
+        if not (headers == header).all():
+            return None  # some member has its own header: each is decoded and checked on its own
+        return StridedImages(first + len(header), stride, count, layout.dtype, layout.shape)
+
+    def labels(self, buffer: Buffer) -> list[int]:
+        """Every sample's label, read from ``buffer`` (the shard file's bytes) and checked as :meth:`sample` checks
+        it."""
+        view, labels = memoryview(buffer), []
+        for key, parts in self._samples:
+            member = parts["cls"]
+            labels.append(self._label(bytes(view[member.offset_data : member.offset_data + member.size]), key))
+        return labels
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, int]]:
         return (self.sample(i) for i in range(len(self)))
