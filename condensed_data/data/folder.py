@@ -33,7 +33,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import logging
-import operator
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -43,9 +42,10 @@ from typing import Any
 import torch
 from PIL import Image
 
-from condensed_data.data._checks import check_count, check_generator, check_stats
+from condensed_data.data._checks import check_count, check_stats
 from condensed_data.data._convert import image_to_tensor
 from condensed_data.data.folder_index import FolderIndex, check_unchanged, load_index, save_index, stats_key
+from condensed_data.data.lazy import LazySource
 from condensed_data.data.real import RealDataset
 
 __all__ = ["CACHE_MODES", "ON_ERROR", "ImageFolderSource"]
@@ -66,7 +66,7 @@ def read_image(path: Path, *, image_size: tuple[int, int] | None, grayscale: boo
     return image_to_tensor(image, where=str(path))
 
 
-class ImageFolderSource(torch.utils.data.Dataset[tuple[torch.Tensor, int]]):
+class ImageFolderSource(LazySource, torch.utils.data.Dataset[tuple[torch.Tensor, int]]):
     """A real split read lazily from ``root/<class name>/<image file>``.
 
     Args:
@@ -154,11 +154,6 @@ class ImageFolderSource(torch.utils.data.Dataset[tuple[torch.Tensor, int]]):
         )
 
     @property
-    def num_classes(self) -> int:
-        """Number of classes."""
-        return len(self.classes)
-
-    @property
     def image_shape(self) -> tuple[int, int, int]:
         """``(C, H, W)`` of one image (after resizing)."""
         return self._image_shape
@@ -171,32 +166,6 @@ class ImageFolderSource(torch.utils.data.Dataset[tuple[torch.Tensor, int]]):
     def class_counts(self) -> list[int]:
         """Number of (readable) images of each class."""
         return [len(m) for m in self._members]
-
-    def sample_per_class(
-        self,
-        n: int,
-        *,
-        generator: torch.Generator,
-        classes: Sequence[int] | None = None,
-        keep: Sequence[int] | None = None,
-    ) -> torch.Tensor:
-        """``n`` random images of each class (or of ``classes``), reading only the drawn files of kept classes.
-
-        Same arguments and draws as :meth:`RealDataset.sample_per_class
-        <condensed_data.data.RealDataset.sample_per_class>`. Returns ``(K, n, C, H, W)`` float32 in [0, 1].
-        """
-        check_generator(generator)
-        wanted = range(self.num_classes) if classes is None else [self._check_class(c) for c in classes]
-        if len(wanted) == 0:
-            raise ValueError("sample_per_class got an empty `classes`; pass None for all classes or at least one index")
-        draws = [(c, self._draw(c, n, generator)) for c in wanted]
-        if keep is not None:
-            draws = [draws[i] for i in keep]
-            if not draws:
-                raise ValueError("sample_per_class got an empty `keep`; pass None to keep every class")
-        pixels = self._read([(c, int(i)) for c, rows in draws for i in rows])
-        batch = torch.stack(pixels).to(torch.float32).div_(255)
-        return batch.view(len(draws), n, *self.image_shape).to(self.device)
 
     def preload(self, classes: Sequence[int] | None = None) -> None:
         """Decode every image of ``classes`` (default: all) into the uint8 cache now, rather than as draws reach
@@ -215,21 +184,6 @@ class ImageFolderSource(torch.utils.data.Dataset[tuple[torch.Tensor, int]]):
         for c in wanted:  # class by class: the decoded list of one class at a time, beside the cache
             self._read([(c, i) for i in range(len(self._members[c]))])
 
-    def subset_per_class(self, n: int, *, generator: torch.Generator) -> RealDataset:
-        """An in-memory :class:`RealDataset` of ``n`` random images per class (the random-real baseline)."""
-        counts = self.class_counts()
-        smallest = min(range(self.num_classes), key=counts.__getitem__)
-        if check_count(n) > counts[smallest]:
-            raise ValueError(
-                f"cannot take {n} images per class from {self.name}/{self.split}: class {smallest} "
-                f"({self.classes[smallest]!r}) has only {counts[smallest]}; use n <= {counts[smallest]}"
-            )
-        images = self.sample_per_class(n, generator=generator).reshape(-1, *self.image_shape).cpu()
-        labels = torch.arange(self.num_classes).repeat_interleave(n)
-        return RealDataset(
-            images, labels, classes=self.classes, name=self.name, split=self.split, mean=self.mean, std=self.std
-        )
-
     def batches(self, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Every image once, class by class in file order, as ``(images, labels)`` batches."""
         size = check_count(batch_size)
@@ -245,11 +199,6 @@ class ImageFolderSource(torch.utils.data.Dataset[tuple[torch.Tensor, int]]):
             f"a validation hold-out (validation=) needs an in-memory dataset, and {self.name!r} is read lazily; "
             "split the folder on disk (PATH/train, PATH/val) or load it with data.from_image_folder(...)"
         )
-
-    # The same per-channel statistics arithmetic (and per-device cache) as the in-memory dataset.
-    normalize = RealDataset.normalize
-    denormalize = RealDataset.denormalize
-    _stats_like = RealDataset._stats_like
 
     def fingerprint(self) -> str:
         """``"sha256:<hex>"`` of the folder's listing (names, sizes, mtimes), the classes and the reading options.
@@ -369,6 +318,10 @@ class ImageFolderSource(torch.utils.data.Dataset[tuple[torch.Tensor, int]]):
             fresh = {}
         return [cache[k] if k in cache else fresh[k] for k in keys]
 
+    def _gather(self, draws: list[tuple[int, torch.Tensor]]) -> torch.Tensor:
+        pixels = self._read([(c, int(i)) for c, rows in draws for i in rows])
+        return torch.stack(pixels).to(torch.float32).div_(255)
+
     def _decode(self, c: int, i: int) -> torch.Tensor:
         path = check_unchanged(self.index, self._folder_of[c], self._members[c][i])
         try:
@@ -395,24 +348,6 @@ class ImageFolderSource(torch.utils.data.Dataset[tuple[torch.Tensor, int]]):
             if index >= self._offsets[c]:
                 return c, index - self._offsets[c]
         raise IndexError(index)
-
-    def _check_class(self, c: int) -> int:
-        try:
-            index = operator.index(c)
-        except TypeError:
-            raise TypeError(f"class must be an integer index, got {c!r}; look names up in source.classes") from None
-        if not 0 <= index < self.num_classes:
-            raise ValueError(f"class index {index} is out of range: {self.name} has {self.num_classes} classes")
-        return index
-
-    def _draw(self, c: int, n: int, generator: torch.Generator) -> torch.Tensor:
-        count = len(self._members[c])
-        if check_count(n) > count:
-            raise ValueError(
-                f"cannot draw {n} images of class {c} ({self.classes[c]!r}): it has only {count} images in "
-                f"{self.name}/{self.split}; draws are without replacement, so ask for at most {count}"
-            )
-        return torch.randperm(count, generator=generator, device=generator.device)[:n].cpu()
 
 
 def _numel(shape: tuple[int, ...]) -> int:

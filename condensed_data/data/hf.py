@@ -33,7 +33,6 @@ import hashlib
 import io
 import json
 import logging
-import operator
 import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -42,7 +41,7 @@ from typing import Any
 import torch
 from PIL import Image
 
-from condensed_data.data._checks import check_classes, check_count, check_generator, check_stats
+from condensed_data.data._checks import check_classes, check_count, check_stats
 from condensed_data.data._convert import image_to_tensor
 from condensed_data.data._hf_features import (
     IMAGE_KIND,
@@ -53,7 +52,7 @@ from condensed_data.data._hf_features import (
     write_stats,
 )
 from condensed_data.data.holdout import VALIDATION_SPLIT, holdout_rows
-from condensed_data.data.real import RealDataset
+from condensed_data.data.lazy import LazySource
 
 __all__ = ["HFDatasetSource"]
 
@@ -63,7 +62,7 @@ _FINGERPRINT_VERSION = b"condensed-data/hf-dataset/v1\n"
 _GRAY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "F"})  # PIL modes read as one channel when grayscale=None
 
 
-class HFDatasetSource(torch.utils.data.Dataset[tuple[torch.Tensor, int]]):
+class HFDatasetSource(LazySource, torch.utils.data.Dataset[tuple[torch.Tensor, int]]):
     """One split of a Hugging Face ``datasets.Dataset``, read lazily.
 
     Args:
@@ -148,11 +147,6 @@ class HFDatasetSource(torch.utils.data.Dataset[tuple[torch.Tensor, int]]):
         )
 
     @property
-    def num_classes(self) -> int:
-        """Number of classes."""
-        return len(self.classes)
-
-    @property
     def image_shape(self) -> tuple[int, int, int]:
         """``(C, H, W)`` of one image (after resizing)."""
         assert self._image_shape is not None
@@ -166,46 +160,6 @@ class HFDatasetSource(torch.utils.data.Dataset[tuple[torch.Tensor, int]]):
     def class_counts(self) -> list[int]:
         """Number of images of each class."""
         return [int(rows.numel()) for rows in self._by_class]
-
-    def sample_per_class(
-        self,
-        n: int,
-        *,
-        generator: torch.Generator,
-        classes: Sequence[int] | None = None,
-        keep: Sequence[int] | None = None,
-    ) -> torch.Tensor:
-        """``n`` random images of each class (or of ``classes``), decoding only the drawn rows of kept classes.
-
-        Same arguments and draws as :meth:`RealDataset.sample_per_class
-        <condensed_data.data.RealDataset.sample_per_class>`. Returns ``(K, n, C, H, W)`` float32 in [0, 1].
-        """
-        check_generator(generator)
-        wanted = range(self.num_classes) if classes is None else [self._check_class(c) for c in classes]
-        if len(wanted) == 0:
-            raise ValueError("sample_per_class got an empty `classes`; pass None for all classes or at least one index")
-        draws = [self._draw(c, n, generator) for c in wanted]
-        if keep is not None:
-            draws = [draws[i] for i in keep]
-            if not draws:
-                raise ValueError("sample_per_class got an empty `keep`; pass None to keep every class")
-        batch = torch.stack(self._decode_rows(torch.cat(draws).tolist())).to(torch.float32).div_(255)
-        return batch.view(len(draws), n, *self.image_shape).to(self.device)
-
-    def subset_per_class(self, n: int, *, generator: torch.Generator) -> RealDataset:
-        """An in-memory :class:`RealDataset` of ``n`` random images per class (the random-real baseline)."""
-        counts = self.class_counts()
-        smallest = min(range(self.num_classes), key=counts.__getitem__)
-        if check_count(n) > counts[smallest]:
-            raise ValueError(
-                f"cannot take {n} images per class from {self._where}: class {smallest} "
-                f"({self.classes[smallest]!r}) has only {counts[smallest]}; use n <= {counts[smallest]}"
-            )
-        images = self.sample_per_class(n, generator=generator).reshape(-1, *self.image_shape).cpu()
-        labels = torch.arange(self.num_classes).repeat_interleave(n)
-        return RealDataset(
-            images, labels, classes=self.classes, name=self.name, split=self.split, mean=self.mean, std=self.std
-        )
 
     def batches(self, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Every image once, in row order, as ``(images, labels)`` batches of at most ``batch_size``."""
@@ -223,9 +177,6 @@ class HFDatasetSource(torch.utils.data.Dataset[tuple[torch.Tensor, int]]):
         return self._rows(train, self.split), self._rows(validation, VALIDATION_SPLIT)
 
     # The same per-channel statistics arithmetic (and per-device cache) as the in-memory dataset.
-    normalize = RealDataset.normalize
-    denormalize = RealDataset.denormalize
-    _stats_like = RealDataset._stats_like
 
     def fingerprint(self) -> str:
         """``"sha256:<hex>"`` of the dataset's own fingerprint, its Arrow files (names and sizes), the columns, the
@@ -361,6 +312,10 @@ class HFDatasetSource(torch.utils.data.Dataset[tuple[torch.Tensor, int]]):
             )
         return pixels
 
+    def _gather(self, draws: list[tuple[int, torch.Tensor]]) -> torch.Tensor:
+        rows = torch.cat([self._by_class[c][positions] for c, positions in draws]).tolist()
+        return torch.stack(self._decode_rows(rows)).to(torch.float32).div_(255)
+
     def _decode_rows(self, rows: list[int]) -> list[torch.Tensor]:
         """uint8 ``(C, H, W)`` images of ``rows``, fetched in one Arrow ``take`` and decoded (in threads)."""
         items = list(zip(self._cells(rows), rows, strict=True))
@@ -384,26 +339,6 @@ class HFDatasetSource(torch.utils.data.Dataset[tuple[torch.Tensor, int]]):
             std=self.std,
             workers=self.workers,
         )
-
-    def _check_class(self, c: int) -> int:
-        try:
-            index = operator.index(c)
-        except TypeError:
-            raise TypeError(f"class must be an integer index, got {c!r}; look names up in source.classes") from None
-        if not 0 <= index < self.num_classes:
-            raise ValueError(f"class index {index} is out of range: {self.name} has {self.num_classes} classes")
-        return index
-
-    def _draw(self, c: int, n: int, generator: torch.Generator) -> torch.Tensor:
-        pool = self._by_class[c]
-        count = pool.numel()
-        if check_count(n) > count:
-            raise ValueError(
-                f"cannot draw {n} images of class {c} ({self.classes[c]!r}): it has only {count} images in "
-                f"{self._where}; draws are without replacement, so ask for at most {count}"
-            )
-        permutation = torch.randperm(count, generator=generator, device=generator.device)[:n]
-        return pool[permutation.cpu()]
 
 
 def _check_dataset(dataset: Any, datasets: Any) -> Any:

@@ -48,7 +48,8 @@ import numpy as np
 import torch
 
 from condensed_data.artifact.folder import sha256_file
-from condensed_data.data._checks import check_count, check_generator, check_stats
+from condensed_data.data._checks import check_count, check_stats
+from condensed_data.data.lazy import LazySource
 from condensed_data.data.real import RealDataset
 from condensed_data.data.shard_format import REWRITE, ClassShard, RealShardIndex, read_real_index
 from condensed_data.interop.tar_index import StridedImages
@@ -60,7 +61,7 @@ MAPPED_SHARDS = 64
 """How many shards a source keeps mapped at once (each holds one file handle)."""
 
 
-class ShardedRealSource(torch.utils.data.Dataset[tuple[torch.Tensor, int]]):
+class ShardedRealSource(LazySource, torch.utils.data.Dataset[tuple[torch.Tensor, int]]):
     """A real split read lazily from class-bucketed shards (a folder written by
     :func:`~condensed_data.data.write_real_shards`).
 
@@ -135,11 +136,6 @@ class ShardedRealSource(torch.utils.data.Dataset[tuple[torch.Tensor, int]]):
         )
 
     @property
-    def num_classes(self) -> int:
-        """Number of classes."""
-        return len(self.classes)
-
-    @property
     def image_shape(self) -> tuple[int, int, int]:
         """``(C, H, W)`` of one image."""
         return self.index.image_shape
@@ -152,46 +148,6 @@ class ShardedRealSource(torch.utils.data.Dataset[tuple[torch.Tensor, int]]):
     def class_counts(self) -> list[int]:
         """Number of images of each class."""
         return list(self._counts)
-
-    def sample_per_class(
-        self,
-        n: int,
-        *,
-        generator: torch.Generator,
-        classes: Sequence[int] | None = None,
-        keep: Sequence[int] | None = None,
-    ) -> torch.Tensor:
-        """``n`` random images of each class (or of ``classes``), reading only the drawn images of kept classes.
-
-        Same arguments and draws as :meth:`RealDataset.sample_per_class
-        <condensed_data.data.RealDataset.sample_per_class>`. Returns ``(K, n, C, H, W)`` float32 in [0, 1].
-        """
-        check_generator(generator)
-        wanted = range(self.num_classes) if classes is None else [self._check_class(c) for c in classes]
-        if len(wanted) == 0:
-            raise ValueError("sample_per_class got an empty `classes`; pass None for all classes or at least one index")
-        draws = [(c, self._draw(c, n, generator)) for c in wanted]
-        if keep is not None:
-            draws = [draws[i] for i in keep]
-            if not draws:
-                raise ValueError("sample_per_class got an empty `keep`; pass None to keep every class")
-        images = self._read([(c, rows.numpy()) for c, rows in draws])
-        return images.view(len(draws), n, *self.image_shape).to(self.device)
-
-    def subset_per_class(self, n: int, *, generator: torch.Generator) -> RealDataset:
-        """An in-memory :class:`RealDataset` of ``n`` random images per class (the random-real baseline)."""
-        counts = self.class_counts()
-        smallest = min(range(self.num_classes), key=counts.__getitem__)
-        if check_count(n) > counts[smallest]:
-            raise ValueError(
-                f"cannot take {n} images per class from {self.name}/{self.split}: class {smallest} "
-                f"({self.classes[smallest]!r}) has only {counts[smallest]}; use n <= {counts[smallest]}"
-            )
-        images = self.sample_per_class(n, generator=generator).reshape(-1, *self.image_shape).cpu()
-        labels = torch.arange(self.num_classes).repeat_interleave(n)
-        return RealDataset(
-            images, labels, classes=self.classes, name=self.name, split=self.split, mean=self.mean, std=self.std
-        )
 
     def batches(self, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Every image once, class by class (each class in the split's order), as ``(images, labels)`` batches.
@@ -217,12 +173,6 @@ class ShardedRealSource(torch.utils.data.Dataset[tuple[torch.Tensor, int]]):
             "shards; hold the images out before writing the shards (RealDataset.holdout, then write_real_shards)"
         )
 
-    # The same per-channel statistics arithmetic (and per-device cache) as the in-memory dataset.
-    normalize = RealDataset.normalize
-    denormalize = RealDataset.denormalize
-    _stats_like = RealDataset._stats_like
-    _check_class = RealDataset._check_class
-
     def fingerprint(self) -> str:
         """The index's ``"sha256:<hex>"``: classes, counts, shape, format and every shard's checksum.
 
@@ -246,6 +196,9 @@ class ShardedRealSource(torch.utils.data.Dataset[tuple[torch.Tensor, int]]):
         return state
 
     # ------------------------------------------------------------------ internals
+    def _gather(self, draws: list[tuple[int, torch.Tensor]]) -> torch.Tensor:
+        return self._read([(c, rows.numpy()) for c, rows in draws])
+
     def _read(self, blocks: Sequence[tuple[int, np.ndarray]]) -> torch.Tensor:
         """Float images ``(N, C, H, W)`` of blocks of ``(class, positions in class)``, in order; the files of shards
         read member by member are closed afterwards."""
@@ -366,15 +319,6 @@ class ShardedRealSource(torch.utils.data.Dataset[tuple[torch.Tensor, int]]):
             raise ShardError(f"shard {path} has {size} bytes, but the index records {shard.size}; {REWRITE}")
         if self.verify and sha256_file(path) != shard.sha256:
             raise ShardError(f"shard {path} does not match the sha256 its index records (it changed); {REWRITE}")
-
-    def _draw(self, c: int, n: int, generator: torch.Generator) -> torch.Tensor:
-        count = self._counts[c]
-        if check_count(n) > count:
-            raise ValueError(
-                f"cannot draw {n} images of class {c} ({self.classes[c]!r}): it has only {count} images in "
-                f"{self.name}/{self.split}; draws are without replacement, so ask for at most {count}"
-            )
-        return torch.randperm(count, generator=generator, device=generator.device)[:n].cpu()
 
 
 def _close(buffer: mmap.mmap) -> None:
