@@ -30,7 +30,6 @@ Example:
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import logging
 import os
@@ -208,15 +207,6 @@ class ImageFolderSource(LazySource, torch.utils.data.Dataset[tuple[torch.Tensor,
         digest = hashlib.sha256(_FINGERPRINT_VERSION)
         digest.update(repr((self.index.listing, self.classes, self.image_size, self.grayscale)).encode())
         return "sha256:" + digest.hexdigest()
-
-    def to(self, device: torch.device | str) -> ImageFolderSource:
-        """The source with its draws returned on ``device`` (the files and the cache are shared)."""
-        device = torch.device(device)
-        if device == self.device:
-            return self
-        moved = copy.copy(self)
-        moved.device, moved._stats_cache = device, {}
-        return moved
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()

@@ -28,7 +28,6 @@ Example:
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import io
 import json
@@ -205,25 +204,12 @@ class HFDatasetSource(LazySource, torch.utils.data.Dataset[tuple[torch.Tensor, i
             self._fingerprint = "sha256:" + digest.hexdigest()
         return self._fingerprint
 
-    def to(self, device: torch.device | str) -> HFDatasetSource:
-        """The source with its draws returned on ``device`` (the data is shared)."""
-        device = torch.device(device)
-        if device == self.device:
-            return self
-        moved = copy.copy(self)
-        moved.device, moved._stats_cache = device, {}
-        return moved
-
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_pool"], state["_stats_cache"] = None, {}
         return state
 
     # ------------------------------------------------------------------ internals
-    @property
-    def _where(self) -> str:
-        return f"{self.name}/{self.split}"
-
     def _check_classes(self, expected: Sequence[str] | None) -> list[str] | None:
         found = self.columns.names
         if expected is None or found is None or list(expected) == found:

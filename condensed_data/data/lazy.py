@@ -10,13 +10,18 @@ the images at drawn positions.
 
 from __future__ import annotations
 
+import copy
 import operator
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 
 from condensed_data.data._checks import check_count, check_generator
 from condensed_data.data.real import RealDataset
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = ["LazySource"]
 
@@ -90,6 +95,15 @@ class LazySource:
         return RealDataset(
             images, labels, classes=self.classes, name=self.name, split=self.split, mean=self.mean, std=self.std
         )
+
+    def to(self, device: torch.device | str) -> Self:
+        """The source with its draws returned on ``device`` (what it has read or indexed is shared)."""
+        device = torch.device(device)
+        if device == self.device:
+            return self
+        moved = copy.copy(self)
+        moved.device, moved._stats_cache = device, {}
+        return moved
 
     # The same per-channel statistics arithmetic (and per-device cache) as the in-memory dataset.
     normalize = RealDataset.normalize

@@ -36,7 +36,6 @@ Example:
 
 from __future__ import annotations
 
-import copy
 import mmap
 import os
 from collections import OrderedDict
@@ -180,15 +179,6 @@ class ShardedRealSource(LazySource, torch.utils.data.Dataset[tuple[torch.Tensor,
         ``index.source_fingerprint``), which hashes the pixels in the split's own order.
         """
         return self.index.fingerprint
-
-    def to(self, device: torch.device | str) -> ShardedRealSource:
-        """The source with its draws returned on ``device`` (the shards and their parsed headers are shared)."""
-        device = torch.device(device)
-        if device == self.device:
-            return self
-        moved = copy.copy(self)
-        moved.device, moved._stats_cache = device, {}
-        return moved
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
