@@ -4,7 +4,8 @@
 (:func:`condensed_data.condense.driver.condense`) calls between building the method and writing the artifact:
 :meth:`Run.build`, then :meth:`Run.resume` (optional), :meth:`Run.optimize`, :meth:`Run.gather`. It calls on the
 method only what the method contract promises: ``loss``, ``parameters``, ``make_optimizer``, ``synthetic``,
-``state_dict``/``load_state_dict``, ``shard``, ``sharding``, ``after_step``, ``diagnostics``, ``default_iterations``
+``state_dict``/``load_state_dict``, ``shard``, ``sharding``, ``after_step``, ``close``, ``diagnostics``,
+``default_iterations``
 and ``config.to_dict()``.
 
 Every process of a multi-process run runs the same loop: one small reduction per iteration (loss, NaN and stop
