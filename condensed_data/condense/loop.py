@@ -5,8 +5,7 @@
 :meth:`Run.build`, then :meth:`Run.resume` (optional), :meth:`Run.optimize`, :meth:`Run.gather`. It calls on the
 method only what the method contract promises: ``loss``, ``parameters``, ``make_optimizer``, ``synthetic``,
 ``state_dict``/``load_state_dict``, ``shard``, ``sharding``, ``after_step``, ``close``, ``diagnostics``,
-``default_iterations``
-and ``config.to_dict()``.
+``default_iterations`` and ``config.to_dict()``.
 
 Every process of a multi-process run runs the same loop: one small reduction per iteration (loss, NaN and stop
 flags) makes them take the same decisions; only the main process evaluates and writes the checkpoint.
