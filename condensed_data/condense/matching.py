@@ -261,7 +261,7 @@ class MatchingMethod(Method):
         super().shard(index, count)
         if self.sharding == "classes":
             net = self.random_network(make_generator(0))
-            if any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in net.modules()):
+            if not per_sample(net):
                 raise ValueError(
                     f"net={self.config.net!r} uses batch statistics, which mix the classes of a batch, so its loss "
                     "cannot be split by classes over processes; use an instance-norm network (the default convnet) "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import operator
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 
@@ -130,3 +131,31 @@ def check_generator(generator: torch.Generator) -> None:
             f"generator must be a torch.Generator, got {type(generator).__name__}; "
             "pass e.g. generator=torch.Generator().manual_seed(0)"
         )
+
+
+def draw_per_class(
+    source: Any,
+    n: int,
+    generator: torch.Generator,
+    classes: Sequence[int] | None,
+    keep: Sequence[int] | None,
+) -> list[tuple[int, torch.Tensor]]:
+    """The ``(class, draw)`` pairs of a ``sample_per_class`` call, the one rule every real source follows.
+
+    The requested classes (all when ``None``) are checked with ``source._check_class`` and drawn in order with
+    ``source._draw(c, n, generator)``, so the generator advances for every requested class; then only the
+    positions ``keep`` names are returned (a class-sharded process keeps its own, in step with the others).
+
+    Raises:
+        ValueError: an empty ``classes`` or ``keep``.
+    """
+    check_generator(generator)
+    wanted = range(source.num_classes) if classes is None else [source._check_class(c) for c in classes]
+    if len(wanted) == 0:
+        raise ValueError("sample_per_class got an empty `classes`; pass None for all classes or at least one index")
+    draws = [(c, source._draw(c, n, generator)) for c in wanted]
+    if keep is not None:
+        draws = [draws[i] for i in keep]
+        if not draws:
+            raise ValueError("sample_per_class got an empty `keep`; pass None to keep every class")
+    return draws

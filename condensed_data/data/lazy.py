@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from condensed_data.data._checks import check_count, check_generator
+from condensed_data.data._checks import check_count, draw_per_class
 from condensed_data.data.real import RealDataset
 
 if TYPE_CHECKING:
@@ -70,15 +70,7 @@ class LazySource:
         Same arguments and draws as :meth:`RealDataset.sample_per_class
         <condensed_data.data.RealDataset.sample_per_class>`. Returns ``(K, n, C, H, W)`` float32 in [0, 1].
         """
-        check_generator(generator)
-        wanted = range(self.num_classes) if classes is None else [self._check_class(c) for c in classes]
-        if len(wanted) == 0:
-            raise ValueError("sample_per_class got an empty `classes`; pass None for all classes or at least one index")
-        draws = [(c, self._draw(c, n, generator)) for c in wanted]
-        if keep is not None:
-            draws = [draws[i] for i in keep]
-            if not draws:
-                raise ValueError("sample_per_class got an empty `keep`; pass None to keep every class")
+        draws = draw_per_class(self, n, generator, classes, keep)
         return self._gather(draws).view(len(draws), n, *self.image_shape).to(self.device)
 
     def subset_per_class(self, n: int, *, generator: torch.Generator) -> RealDataset:

@@ -27,6 +27,7 @@ from condensed_data.data._checks import (
     check_labels,
     check_stats,
     check_text,
+    draw_per_class,
 )
 from condensed_data.data.holdout import VALIDATION_SPLIT, holdout_rows
 
@@ -226,15 +227,7 @@ class RealDataset(Dataset[tuple[torch.Tensor, int]]):
             >>> ds.sample_per_class(2, generator=torch.Generator().manual_seed(0), classes=[2, 0]).shape
             torch.Size([2, 2, 1, 2, 2])
         """
-        check_generator(generator)
-        wanted = range(self.num_classes) if classes is None else [self._check_class(c) for c in classes]
-        if len(wanted) == 0:
-            raise ValueError("sample_per_class got an empty `classes`; pass None for all classes or at least one index")
-        draws = [self._draw(c, n, generator) for c in wanted]
-        if keep is not None:
-            draws = [draws[i] for i in keep]
-            if not draws:
-                raise ValueError("sample_per_class got an empty `keep`; pass None to keep every class")
+        draws = [rows for _, rows in draw_per_class(self, n, generator, classes, keep)]
         batch = self.images.index_select(0, torch.cat(draws).to(self.images.device))
         return batch.view(len(draws), n, *self.image_shape)
 
