@@ -1,11 +1,13 @@
-"""The README's benchmark tables and prose figures are generated from the committed records (benchmarks/table.py,
-with tables.py and figures.py), markers and generator agree both ways, the records keep every seed
+"""The benchmark tables and prose figures of the README and the documentation pages are generated from the committed
+records (benchmarks/table.py, with tables.py, summary.py and figures.py), markers and generator agree both ways, the records keep every seed
 (benchmarks/records.py), and benchmarks/run.py lists the recorded commands. Fast: nothing here runs a benchmark."""
 
 import json
+import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -20,22 +22,39 @@ import run  # noqa: E402
 import table  # noqa: E402
 import tables  # noqa: E402
 
-README = (ROOT / "README.md").read_text()
+# Every document markers may live in (README.md and docs/**/*.md), by path relative to the repository root.
+DOCS = {path.relative_to(ROOT).as_posix(): path.read_text() for path in table.documents(ROOT)}
 
 
-def _check(readme: str, tmp_path: Path, capsys, *extra: str) -> tuple[int, str, str]:
-    """table.py on a copy of ``readme``, in --check mode and then in write mode: (exit status, stderr, new text);
-    both modes must agree on errors."""
-    path = tmp_path / "README.md"
-    path.write_text(readme)
-    checked = table.main(["--check", "--readme", str(path), *extra])
+def _holding(marker: str) -> str:
+    """The first document that holds ``marker``."""
+    return next(name for name, text in DOCS.items() if marker in text)
+
+
+def _check(docs: dict[str, str], tmp_path: Path, capsys, *extra: str) -> tuple[int, str, dict[str, str]]:
+    """table.py on a copy of ``docs`` (path -> text) under ``tmp_path``, in --check mode and then in write mode:
+    (exit status, stderr, the documents after it); both modes must agree on errors."""
+    root = Path(tempfile.mkdtemp(dir=tmp_path))  # a fresh tree per call: no document left from another
+    for name, text in docs.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    checked = table.main(["--check", "--root", str(root), *extra])
     check_err = capsys.readouterr().err
-    written = table.main(["--readme", str(path), *extra])
+    written = table.main(["--root", str(root), *extra])
     write_err = capsys.readouterr().err
+    after = {name: (root / name).read_text() for name in docs}
     if checked == 2 or written == 2:
         assert (checked, written) == (2, 2) and check_err == write_err, (check_err, write_err)
-        assert path.read_text() == readme, "an erroneous README must be left as it was"
-    return checked, check_err, path.read_text()
+        assert after == docs, "erroneous documents must be left as they were"
+    return checked, check_err, after
+
+
+def _edit(name: str, change) -> dict[str, str]:
+    """The repository's documents with ``change`` applied to the text of document ``name``."""
+    edited = dict(DOCS)
+    edited[name] = change(DOCS[name])
+    assert edited[name] != DOCS[name]
+    return edited
 
 
 def test_check_passes_on_the_repository():
@@ -43,56 +62,88 @@ def test_check_passes_on_the_repository():
     assert out.returncode == 0, out.stderr
 
 
+def test_markers_live_in_the_readme_and_the_documentation_pages():
+    assert "README.md" in DOCS and any(name.startswith("docs/") for name in DOCS)
+    assert "<!-- bench:best -->" in DOCS["README.md"]  # the README's one table
+    assert all(name == "README.md" or name.startswith("docs/") for name in DOCS)
+
+
 def test_every_generator_entry_has_its_marker_and_every_marker_an_entry():
-    for name in tables.TABLES:
-        assert f"<!-- bench:{name} -->\n" in README and f"<!-- /bench:{name} -->" in README
+    everything = "\n".join(DOCS.values())
+    for name in table.TABLES:
+        assert f"<!-- bench:{name} -->\n" in everything and f"<!-- /bench:{name} -->" in everything
     for name in figures.FIGURES:
-        assert f"<!-- fig:{name} -->" in README
-    assert {m.group(3) for m in table.MARKER.finditer(README)} <= set(tables.TABLES) | set(figures.FIGURES)
+        assert f"<!-- fig:{name} -->" in everything
+    assert {m.group(3) for m in table.MARKER.finditer(everything)} <= set(table.TABLES) | set(figures.FIGURES)
 
 
-def test_a_figure_whose_marker_is_missing_is_an_error(tmp_path, capsys):
+def test_a_figure_whose_marker_is_missing_everywhere_is_an_error(tmp_path, capsys):
     name = "scale-1x2-ckpt1"
-    readme = table.FIGURE.sub(lambda m: "1.56" if m.group(1) == name else m.group(0), README)
-    assert f"<!-- fig:{name} -->" not in readme
-    status, err, _ = _check(readme, tmp_path, capsys)
+    docs = {doc: table.FIGURE.sub(lambda m: "1.56" if m.group(1) == name else m.group(0), text)
+            for doc, text in DOCS.items()}  # fmt: skip
+    assert all(f"<!-- fig:{name} -->" not in text for text in docs.values())
+    status, err, _ = _check(docs, tmp_path, capsys)
     assert status == 2 and f"entry fig:{name} has no <!-- fig:{name} --> marker" in err
 
 
 def test_a_table_whose_marker_is_missing_is_an_error(tmp_path, capsys):
-    start, end = README.index("<!-- bench:precision -->"), README.index("<!-- /bench:precision -->")
-    readme = README[:start] + README[end + len("<!-- /bench:precision -->") :]
-    status, err, _ = _check(readme, tmp_path, capsys)
+    doc = _holding("<!-- bench:precision -->")
+
+    def drop(text: str) -> str:
+        start, end = text.index("<!-- bench:precision -->"), text.index("<!-- /bench:precision -->")
+        return text[:start] + text[end + len("<!-- /bench:precision -->") :]
+
+    status, err, _ = _check(_edit(doc, drop), tmp_path, capsys)
     assert status == 2 and "entry bench:precision has no <!-- bench:precision --> marker" in err
 
 
 def test_a_marker_the_generator_does_not_know_is_an_error(tmp_path, capsys):
-    readme = README.replace(
-        "## Benchmarks\n", "## Benchmarks\n\nAbout <!-- fig:no-such-figure -->7<!-- /fig:no-such-figure -->.\n"
-    )
-    status, err, _ = _check(readme, tmp_path, capsys)
-    assert status == 2 and "<!-- fig:no-such-figure --> names no entry" in err
-    readme = README.replace(
-        "## Benchmarks\n", "## Benchmarks\n\n<!-- bench:no-such-table -->\n<!-- /bench:no-such-table -->\n"
-    )
-    status, err, _ = _check(readme, tmp_path, capsys)
+    doc = _holding("## Speed and memory\n")
+    figure = "## Speed and memory\n\nAbout <!-- fig:no-such-figure -->7<!-- /fig:no-such-figure -->.\n"
+    docs = _edit(doc, lambda text: text.replace("## Speed and memory\n", figure))
+    status, err, _ = _check(docs, tmp_path, capsys)
+    assert status == 2 and f"{doc}: marker <!-- fig:no-such-figure --> names no entry" in err
+    tbl = "## Speed and memory\n\n<!-- bench:no-such-table -->\n<!-- /bench:no-such-table -->\n"
+    docs = _edit(doc, lambda text: text.replace("## Speed and memory\n", tbl))
+    status, err, _ = _check(docs, tmp_path, capsys)
     assert status == 2 and "<!-- bench:no-such-table --> names no entry" in err
 
 
 def test_an_unclosed_figure_marker_is_an_error(tmp_path, capsys):
-    readme = README.replace("<!-- /fig:checkpoint-ms -->", "", 1)
-    status, err, _ = _check(readme, tmp_path, capsys)
-    assert status == 2 and "fig:checkpoint-ms" in err
+    doc = _holding("<!-- /fig:checkpoint-ms -->")
+    status, err, _ = _check(_edit(doc, lambda t: t.replace("<!-- /fig:checkpoint-ms -->", "", 1)), tmp_path, capsys)
+    assert status == 2 and "fig:checkpoint-ms" in err and doc in err
 
 
 def test_a_stale_figure_is_reported_and_rewritten(tmp_path, capsys):
-    readme = README.replace(
-        "<!-- fig:acc-dm-1 -->71.21<!-- /fig:acc-dm-1 -->", "<!-- fig:acc-dm-1 -->99.99<!-- /fig:acc-dm-1 -->"
-    )
-    assert readme != README
-    status, err, fixed = _check(readme, tmp_path, capsys)
-    assert status == 1 and "fig:acc-dm-1" in err
-    assert fixed == README
+    good = "<!-- fig:acc-dm-1 -->71.21<!-- /fig:acc-dm-1 -->"
+    doc = _holding(good)
+    docs = _edit(doc, lambda t: t.replace(good, "<!-- fig:acc-dm-1 -->99.99<!-- /fig:acc-dm-1 -->"))
+    status, err, fixed = _check(docs, tmp_path, capsys)
+    assert status == 1 and "fig:acc-dm-1" in err and doc in err
+    assert fixed == DOCS
+
+
+def test_markers_in_a_documentation_page_are_rendered(tmp_path, capsys):
+    """A page of its own under docs/ (any depth) may hold a table and a figure the other documents also hold."""
+    page = "docs/guides/new-page.md"
+    stale = "DM at IPC 1: <!-- fig:acc-dm-1 -->0<!-- /fig:acc-dm-1 -->.\n\n<!-- bench:precision -->\nold\n<!-- /bench:precision -->\n"
+    status, err, after = _check({**DOCS, page: "# New\n\n" + stale}, tmp_path, capsys)
+    assert status == 1 and page in err
+    assert "<!-- fig:acc-dm-1 -->71.21<!-- /fig:acc-dm-1 -->" in after[page]
+    assert tables.precision_table(tables.Results()) in after[page]
+    assert {name: after[name] for name in DOCS} == DOCS  # the others were up to date
+
+
+def test_a_claim_may_live_in_any_document_but_must_live_in_one(tmp_path, capsys):
+    phrase = "the gap closes with iterations"
+    spaced = re.compile(r"\s+".join(map(re.escape, phrase.split())))  # the text may wrap it over lines
+    doc = next(name for name, text in DOCS.items() if spaced.search(text))
+    moved = _edit(doc, lambda t: spaced.sub("it narrows", t))
+    status, err, _ = _check({**moved, "docs/claims.md": f"# Claims\n\nAs said, {phrase}.\n"}, tmp_path, capsys)
+    assert status == 0, err
+    status, err, _ = _check(moved, tmp_path, capsys)
+    assert status == 2 and f"claim {phrase!r} is no longer in any document" in err
 
 
 def test_a_claim_the_records_no_longer_support_is_an_error(tmp_path, capsys):
@@ -103,7 +154,7 @@ def test_a_claim_the_records_no_longer_support_is_an_error(tmp_path, capsys):
         if r["method"] == "echo" and r["ipc"] == 10 and r["arch"] == "convnet" and r["device"].startswith("cpu"):
             r["accuracy_mean"] = 0.5
     (results / "accuracy.json").write_text(json.dumps(rows))
-    status, err, _ = _check(README, tmp_path, capsys, "--results", str(results))
+    status, err, _ = _check(DOCS, tmp_path, capsys, "--results", str(results))
     assert status == 2 and "ECHO beats DM at IPC 10" in err
 
 

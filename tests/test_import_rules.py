@@ -1,4 +1,4 @@
-"""The layout's import rules, enforced by package (see the README's Layout).
+"""The layout's import rules, enforced by package (see docs/project.md, Layout).
 
 The loading wing never imports the training wing or a plugin; the core reaches plugins only through the
 registries; plugins never import each other; no module imports itself back through a circle; no module is over 500

@@ -9,7 +9,7 @@ import pytest
 from helpers import unavailable
 
 ROOT = Path(__file__).resolve().parents[1]
-PATHS = ["condensed_data", "plugins", "tests", "benchmarks", "notebooks"]
+PATHS = ["condensed_data", "plugins", "tests", "benchmarks", "notebooks", "docs"]
 RUFF = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
 
 
