@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 FMNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-# The demo's CPU budget (see README "Benchmarks" for full-budget numbers).
+# The demo's CPU budget (see docs/benchmarks.md for full-budget numbers).
 DEMO_ITERATIONS ?= 300
 DEMO_BATCH_REAL ?= 64
 DEMO_EVAL_EPOCHS ?= 300

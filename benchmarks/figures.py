@@ -1,6 +1,6 @@
-"""The figures the README states in its prose, each computed from the records (FIGURES), and the comparisons its
-prose makes in words, each checked against them (CLAIMS). benchmarks/table.py writes the figures into the README
-and checks the claims.
+"""The figures the README and the docs pages state in their prose, each computed from the records (FIGURES), and
+the comparisons their prose makes in words, each checked against them (CLAIMS). benchmarks/table.py writes the
+figures into them and checks the claims.
 
 A figure selects the records of exactly one run (all its seeds) by field values or predicates, and fails
 (FigureError) when the selection finds none or several; numbers are never written here, except the published
@@ -212,7 +212,7 @@ def _folder_real_images(res: Results) -> int:
     return int(record["dataset"].split()[1].split("x")[0]) * record["budget"]["batch_real"]
 
 
-# The README's ImageNet-1k plan: 1,000 classes x 64 real images of 128 x 128 per iteration, DM's 20,000 iterations,
+# The ImageNet-1k plan: 1,000 classes x 64 real images of 128 x 128 per iteration, DM's 20,000 iterations,
 # scaled from the H200 Fashion-MNIST iteration (10 classes x 256 images of 28 x 28) by pixels alone.
 IMAGENET_PIXELS, FMNIST_PIXELS, IMAGENET_ITERATIONS = 1000 * 64 * 128 * 128, 10 * 256 * 28 * 28, 20_000
 
@@ -360,7 +360,7 @@ FIGURES: dict[str, Fig] = {
 }
 
 
-# What the prose says about the records in words: a phrase of the README (``{NAME}`` stands for the figure marked
+# What the prose says about the records in words: a phrase of a document (``{NAME}`` stands for the figure marked
 # NAME, whatever its value) and whether the records support it. ---------------------------------------------------
 
 Claim = tuple[str, Callable[[Results], bool]]

@@ -6,9 +6,9 @@
     .venv/bin/python benchmarks/run.py all --budget cpu       # every benchmark, only the commands recorded on a CPU
 
 A benchmark is a results file, benchmarks/results/NAME.json; every record in it keeps the exact command that made it,
-so a rerun executes those commands (with this interpreter in place of .venv/bin/python) and reproduces the README's
+so a rerun executes those commands (with this interpreter in place of .venv/bin/python) and reproduces the docs'
 figures at their recorded budgets. --budget picks which: ``cpu`` the commands whose records were made on a CPU (the
-short CPU budget of the README's rows), ``gpu`` those made on a GPU (the longer budget: they pass --device cuda or
+short CPU budget of the documented rows), ``gpu`` those made on a GPU (the longer budget: they pass --device cuda or
 name the GPU cases, and need a machine with one), ``all`` (the default) both. A rerun at the same settings replaces
 the records it reproduces; one at another seed adds records (benchmarks/records.py).
 

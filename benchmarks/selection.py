@@ -10,7 +10,7 @@ a group (``lr_img``, ``objective_options.power``, ``lambda_intra``, ``factor``, 
 ``0.5``, ``true``, ``"linear"``) or plain text.
 
 Records go to benchmarks/results/selection.json, one per (value, seed), each with ``"setting"`` (``{OPTION: VALUE}``)
-and ``"scored_on": "validation"``; the README's selection table shows every value's mean over seeds and marks the chosen
+and ``"scored_on": "validation"``; the docs' selection table shows every value's mean over seeds and marks the chosen
 one (the highest mean). Artifacts go to out/selection/METHOD-OPTION-VALUE-seedS; a folder that already holds a finished
 run with the same settings is recorded as is instead of being condensed again, so the runs of a sweep can be split
 across processes (one invocation per value or per seed) and the sweep recorded afterwards.

@@ -1,8 +1,9 @@
-"""The README's benchmark tables, one function per table, each over the records of benchmarks/results/.
+"""The benchmark tables of the README and the docs pages, one function per table, each over the records of
+benchmarks/results/.
 
 Records that differ only in their seed (benchmarks/records.py) are one run and one row: a cell of a run with one seed
 reads "mean ± std" (for accuracy: over the evaluated models), of a run with several "mean ± std over N seeds" (the
-mean and sample standard deviation of the seeds' values). benchmarks/table.py writes the tables into the README.
+mean and sample standard deviation of the seeds' values). benchmarks/table.py writes the tables into them.
 """
 
 from __future__ import annotations

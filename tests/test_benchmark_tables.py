@@ -1,6 +1,7 @@
-"""The benchmark tables and prose figures of the README and the documentation pages are generated from the committed
-records (benchmarks/table.py, with tables.py, summary.py and figures.py), markers and generator agree both ways, the records keep every seed
-(benchmarks/records.py), and benchmarks/run.py lists the recorded commands. Fast: nothing here runs a benchmark."""
+"""The benchmark tables and prose figures of the README and the documentation pages are generated from the
+committed records (benchmarks/table.py, with tables.py, summary.py and figures.py), markers and generator agree both
+ways, the records keep every seed (benchmarks/records.py), and benchmarks/run.py lists the recorded commands.
+Fast: nothing here runs a benchmark."""
 
 import json
 import re
@@ -127,7 +128,8 @@ def test_a_stale_figure_is_reported_and_rewritten(tmp_path, capsys):
 def test_markers_in_a_documentation_page_are_rendered(tmp_path, capsys):
     """A page of its own under docs/ (any depth) may hold a table and a figure the other documents also hold."""
     page = "docs/guides/new-page.md"
-    stale = "DM at IPC 1: <!-- fig:acc-dm-1 -->0<!-- /fig:acc-dm-1 -->.\n\n<!-- bench:precision -->\nold\n<!-- /bench:precision -->\n"
+    figure = "DM at IPC 1: <!-- fig:acc-dm-1 -->0<!-- /fig:acc-dm-1 -->.\n\n"
+    stale = figure + "<!-- bench:precision -->\nold\n<!-- /bench:precision -->\n"
     status, err, after = _check({**DOCS, page: "# New\n\n" + stale}, tmp_path, capsys)
     assert status == 1 and page in err
     assert "<!-- fig:acc-dm-1 -->71.21<!-- /fig:acc-dm-1 -->" in after[page]
