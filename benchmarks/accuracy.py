@@ -53,6 +53,12 @@ def main() -> None:
     p.add_argument("--eval-epochs", type=int, default=1000)
     p.add_argument("--eval-models", type=int, default=3)
     p.add_argument("--eval-precision", default="auto")
+    p.add_argument(
+        "--precision",
+        default="fp32",
+        choices=["fp32", "auto", "bf16"],
+        help="the condensation's precision (default fp32, as every record before 2026-12-03); recorded in the budget",
+    )
     p.add_argument("--arch", default="convnet")
     p.add_argument("--seeds", default="0", help="comma-separated condensation seeds, one run each (default 0)")
     p.add_argument("--seed", type=int, default=None, help="one condensation seed (the same as --seeds N)")
@@ -105,6 +111,7 @@ def run(args: argparse.Namespace, options: dict, eval_cfg: EvalConfig, seed: int
         iterations=args.iterations,
         seed=seed,
         options=options,
+        precision=args.precision,
         eval=eval_cfg,
         device=args.device,
         checkpoint_every=0,
@@ -121,6 +128,8 @@ def run(args: argparse.Namespace, options: dict, eval_cfg: EvalConfig, seed: int
     budget = {"iterations": args.iterations, "batch_real": args.batch_real, "eval_epochs": args.eval_epochs}
     if args.options:
         budget["options"] = sorted(args.options)
+    if args.precision != "fp32":
+        budget["precision"] = args.precision
     if args.labels == "soft" or args.ranking:
         save_ranking(args, cfg, result, train, test, label, budget, seed)
     if args.labels == "soft":

@@ -129,8 +129,11 @@ def on_gpu(method: str, ipc: int = 10) -> Num:
     return acc(method=method, ipc=ipc, device=gpu)
 
 
-def speed(method: str, device: object, batch_real: int | None = None) -> Num:
+def speed(method: str, device: object, batch_real: int | None = None, timed: int | None = 20) -> Num:
+    """Seconds of one speed case; ``timed``: its iterations timed (the sessions before 2026-12-03 timed 20)."""
     where: dict[str, object] = {"method": method, "device": device}
+    if timed is not None and batch_real is not None:
+        where["budget__iterations_timed"] = timed
     if batch_real is not None:
         where["budget__batch_real"] = batch_real
     return mean("speed", "value", **where)

@@ -191,14 +191,37 @@ def selection_table(res: Results) -> str:
 
 
 def speed_table(res: Results) -> str:
-    rows = runs(res("speed"))
-    header = ["case", "metric", "value", "precision", "peak RSS (MiB)", "timed", "device", "date"]
+    """Seconds per case; where a record counted its work (``gflop``), the throughput it achieved and its share of
+    the machine's limit: the fastest fp32 kernel of the ``limit`` case on the same device and date."""
+    records = res("speed")
+    limits: dict[tuple[str, str], float] = {}
+    for r in records:
+        if r["method"] == "limit" and r["precision"] == "fp32" and "matmul" not in r["setting"]:
+            key = (r["device"], r["date"])
+            limits[key] = max(limits.get(key, 0.0), r["value"])
+    header = ["case", "metric", "value", "precision", "GFLOP/s (share of limit)", "peak RSS (MiB)", "timed", "device",
+              "date"]  # fmt: skip
     cells = []
-    for run in rows:
+    for run in runs([r for r in records if r["method"] != "limit"]):
         r = run[0]
         name = f"{r['method']} ipc {r['ipc']}" if r["metric"] == "seconds_per_iteration" else r["method"]
-        cells.append([name, r["metric"].replace("_", " "), _value(run, "value"), r["precision"],
+        rate = ""
+        if "gflop" in r:
+            achieved = r["gflop"] / r["value"]
+            limit = limits.get((r["device"], r["date"]))
+            rate = f"{achieved:.1f}" + (f" ({achieved / limit:.0%})" if limit else "")
+        value = _value(run, "value") + (f" (median of {len(r['values'])})" if "values" in r else "")
+        cells.append([name, r["metric"].replace("_", " "), value, r["precision"], rate,
                       _value(run, "peak_rss_mib"), _budget(r["budget"]), r["device"], _date(run)])  # fmt: skip
+    return _markdown(header, cells, _flat(runs(records)))
+
+
+def limit_table(res: Results) -> str:
+    """The machine's sustained throughput on the network's main convolution, per kernel (``speed.py --case limit``)."""
+    rows = [run for run in runs(res("speed")) if run[0]["method"] == "limit"]
+    header = ["kernel", "GFLOP/s", "shape", "native bf16", "device", "date"]
+    cells = [[r["setting"], _value(run, "value"), r["budget"]["shape"], "yes" if r["native_bf16"] else "no",
+              r["device"], _date(run)] for run in rows for r in run[:1]]  # fmt: skip
     return _markdown(header, cells, _flat(rows))
 
 
@@ -426,6 +449,7 @@ TABLES: dict[str, Callable[[Results], str]] = {
     "selection": selection_table,
     "lr-sweep": lr_sweep_table,
     "speed": speed_table,
+    "limit": limit_table,
     "precision": precision_table,
     "loading": loading_table,
     "scale": scale_table,

@@ -16,7 +16,14 @@ import sys
 
 import torch
 
-__all__ = ["tune_cpu_allocator", "cpu_has_native_bf16", "precision_dtype", "autocast"]
+__all__ = [
+    "tune_cpu_allocator",
+    "cpu_has_native_bf16",
+    "precision_dtype",
+    "autocast",
+    "inference_kernels",
+    "nnpack_available",
+]
 
 logger = logging.getLogger(__name__)
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -75,3 +82,31 @@ def autocast(precision: str, device: torch.device | str = "cpu") -> contextlib.A
     if dtype is None:
         return contextlib.nullcontext()
     return torch.autocast(device.type, dtype=dtype)
+
+
+def inference_kernels(precision: str, device: torch.device | str = "cpu") -> str:
+    """How a condensation run's no-grad passes (the real images' embeddings) compute under ``precision``: one of
+    :data:`condensed_data.nn.kernels.KERNEL_MODES`.
+
+    ``"fp32"`` keeps PyTorch's default kernels. ``"bf16"`` autocasts the whole loss to bf16 (both sides), so its
+    no-grad passes need nothing more: ``"fp32"``. ``"auto"`` picks, by what was measured (docs, benchmarks, "Speed
+    and memory"): bf16 where the hardware computes it natively; else, on a CPU, float32 in faster kernels
+    (``"fast-fp32"``: NNPACK's convolutions where it is available, fused normalization and pooling); else
+    ``"fp32"``. The synthetic side is never changed by ``"auto"``.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {list(PRECISIONS)}, got {precision!r}")
+    if precision != "auto":
+        return "fp32"
+    device = torch.device(device)
+    if precision_dtype("auto", device) is not None:
+        return "bf16"
+    return "fast-fp32" if device.type == "cpu" else "fp32"
+
+
+def nnpack_available() -> bool:
+    """Whether this PyTorch build has NNPACK (fast convolution algorithms on CPUs) and it runs on this CPU."""
+    try:
+        return bool(torch.backends.nnpack.is_available())
+    except (AttributeError, RuntimeError):
+        return False

@@ -36,7 +36,11 @@ class CondenseConfig:
             random stream of the run (real batches, networks, augmentation) derive from it; the evaluation does not
             (``eval_seed``), so runs at several seeds differ only in their condensation.
         options: Overrides of the method's configuration (e.g. ``{"lr_img": 0.5}``).
-        precision: Autocast for the method's forward passes: ``"fp32"`` (default), ``"bf16"`` or ``"auto"``.
+        precision: ``"auto"`` (default): the real images' no-grad embeddings run in the fastest kernels measured for
+            the device, the synthetic side in float32 (:func:`condensed_data.runtime.inference_kernels`: bf16 where
+            the hardware has it natively, else NNPACK's fast convolutions on CPUs); ``"fp32"``: PyTorch's stock
+            kernels throughout (what every record before 2026-12-03 used); ``"bf16"``: autocast over the whole
+            loss.
         checkpoint_every: Iterations between checkpoints, also written after the last iteration (0 disables the
             periodic ones; SIGINT/SIGTERM still write one).
         eval_every: Iterations between evaluations during the run (0: only the final one); each trains one
@@ -73,7 +77,7 @@ class CondenseConfig:
     iterations: int | None = None
     seed: int = 0
     options: dict[str, Any] = field(default_factory=dict)
-    precision: str = "fp32"
+    precision: str = "auto"
     checkpoint_every: int = 100
     eval_every: int = 0
     eval: EvalConfig = EvalConfig()

@@ -36,7 +36,7 @@ from condensed_data.condense.method import Method
 from condensed_data.condense.processes import Processes
 from condensed_data.data import RealDataset, RealSource
 from condensed_data.evaluate.protocol import evaluate
-from condensed_data.runtime import autocast
+from condensed_data.nn.kernels import precision_scope
 from condensed_data.seeding import derive_seed, make_generator
 
 __all__ = ["Run", "initial_generator", "make_method"]
@@ -166,7 +166,7 @@ class Run:
     def _step(self, it: int, stop: StopSignals) -> tuple[float, bool]:
         """One optimizer step; returns the loss (summed over processes) and whether to stop after it."""
         method, optimizer = self.method, self.optimizer
-        with autocast(self.config.precision, self.config.device):
+        with precision_scope(self.config.precision, self.config.device):
             loss = method.loss(iteration=it, generator=self.generator)
         value = float(loss.detach())
         if not self.multi and not math.isfinite(value):

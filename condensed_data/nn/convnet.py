@@ -19,6 +19,7 @@ from typing import Literal
 from torch import nn
 
 from condensed_data.nn.base import FeatureClassifier, Norm, conv_size, first_padding, make_norm, pool_size
+from condensed_data.nn.kernels import AvgPool2d, Conv2d, Sequential
 
 __all__ = ["DEFAULT_DEPTH", "ConvNet", "Pooling", "convnet_depth"]
 
@@ -41,7 +42,7 @@ def convnet_depth(image_size: tuple[int, int]) -> int:
 
 
 def _pool(kind: Pooling) -> nn.Module:
-    return nn.AvgPool2d(kernel_size=2, stride=2) if kind == "avgpooling" else nn.MaxPool2d(kernel_size=2, stride=2)
+    return AvgPool2d(kernel_size=2, stride=2) if kind == "avgpooling" else nn.MaxPool2d(kernel_size=2, stride=2)
 
 
 class ConvNet(FeatureClassifier):
@@ -90,7 +91,7 @@ class ConvNet(FeatureClassifier):
         in_channels = channels
         for d in range(depth):
             padding = first_padding(size, 1) if d == 0 else 1
-            layers.append(nn.Conv2d(in_channels, width, kernel_size=3, padding=padding))
+            layers.append(Conv2d(in_channels, width, kernel_size=3, padding=padding))
             size = conv_size(size, kernel=3, padding=padding)
             norm_layer = make_norm(norm, width, size)
             if norm_layer is not None:
@@ -101,4 +102,4 @@ class ConvNet(FeatureClassifier):
                 layers.append(_pool(pooling))
                 size = pooled
             in_channels = width
-        super().__init__(nn.Sequential(*layers), embed_dim=width * size[0] * size[1], num_classes=num_classes)
+        super().__init__(Sequential(*layers), embed_dim=width * size[0] * size[1], num_classes=num_classes)

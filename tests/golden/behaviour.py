@@ -56,7 +56,14 @@ def record(
             if method == "ld3m":
                 options["prior"] = str(_ld3m_prior(real, folder))
             config = CondenseConfig(
-                method=method, dataset="digits", ipc=1, iterations=ITERATIONS, seed=0, options=options, evaluate=False
+                method=method,
+                dataset="digits",
+                ipc=1,
+                iterations=ITERATIONS,
+                seed=0,
+                options=options,
+                evaluate=False,
+                precision="fp32",  # PyTorch's stock kernels, as when the records were made
             )
             out = folder / method
             condense(config, out, real=real, progress=False)
