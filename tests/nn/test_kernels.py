@@ -3,8 +3,16 @@
 import pytest
 import torch
 
-from condensed_data.nn import get_network
-from condensed_data.nn.kernels import AvgPool2d, Conv2d, current_kernels, fast_inference, no_grad_pass, precision_scope
+from condensed_data.nn import get_network, kernels
+from condensed_data.nn.kernels import (
+    AvgPool2d,
+    Conv2d,
+    Sequential,
+    current_kernels,
+    fast_inference,
+    no_grad_pass,
+    precision_scope,
+)
 from condensed_data.runtime import inference_kernels, nnpack_available
 
 needs_nnpack = pytest.mark.skipif(not nnpack_available(), reason="this PyTorch build or CPU has no NNPACK")
@@ -90,3 +98,62 @@ def test_precision_scope_resets_the_mode():
     with precision_scope("auto", "cpu"):
         assert current_kernels() == inference_kernels("auto", "cpu")
     assert current_kernels() == "fp32"
+
+
+def _block_and_input(size: int = 8) -> tuple[torch.nn.Module, torch.Tensor]:
+    torch.manual_seed(0)
+    block = Sequential(torch.nn.GroupNorm(4, 4), torch.nn.ReLU(inplace=True), AvgPool2d(2, 2), torch.nn.Flatten())
+    torch.nn.init.normal_(block[0].weight)
+    torch.nn.init.normal_(block[0].bias)
+    return block, torch.randn(3, 4, size, size)
+
+
+@pytest.mark.slow  # one compilation
+def test_fused_norm_relu_pool_computes_what_the_modules_compute(monkeypatch):
+    block, x = _block_and_input()
+    with torch.no_grad():
+        expected = block(x.clone())
+    monkeypatch.setattr(kernels, "_FUSE_MIN_NUMEL", 1)
+    monkeypatch.setattr(kernels, "_FUSED", {})
+    with fast_inference("fast-fp32"), torch.no_grad():
+        fused = block(x.clone())
+    if "failed" in kernels._FUSED:  # no working compiler here: the modules ran one by one
+        pytest.skip(f"torch.compile unavailable: {kernels._FUSED['failed']}")
+    assert "fn" in kernels._FUSED
+    torch.testing.assert_close(fused, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_a_failing_compiler_falls_back_to_the_modules_once_and_says_so(monkeypatch, caplog):
+    block, x = _block_and_input()
+    with torch.no_grad():
+        expected = block(x.clone())
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("compiler exploded")
+
+    monkeypatch.setattr(kernels, "_FUSE_MIN_NUMEL", 1)
+    monkeypatch.setattr(kernels, "_FUSED", {"fn": broken})
+    with fast_inference("fast-fp32"), torch.no_grad(), caplog.at_level("WARNING"):
+        first, second = block(x.clone()), block(x.clone())
+    torch.testing.assert_close(first, expected)  # (pooled by strided adds: equal up to rounding)
+    torch.testing.assert_close(second, expected)
+    assert "compiler exploded" in kernels._FUSED["failed"] and "fn" not in kernels._FUSED
+    assert sum("fused kernels unavailable" in r.message for r in caplog.records) == 1
+
+
+def test_no_compiler_means_no_fusion(monkeypatch):
+    monkeypatch.setattr(kernels, "_FUSED", {})
+    monkeypatch.delenv("CXX", raising=False)
+    monkeypatch.setattr(kernels.shutil, "which", lambda name: None)
+    assert kernels._fused_kernel() is None and "no C++ compiler" in kernels._FUSED["failed"]
+
+
+def test_hooks_keep_the_modules_apart(monkeypatch):
+    block, x = _block_and_input()
+    seen = []
+    block[1].register_forward_hook(lambda m, i, o: seen.append(o.shape))
+    monkeypatch.setattr(kernels, "_FUSE_MIN_NUMEL", 1)
+    monkeypatch.setattr(kernels, "_FUSED", {"fn": lambda *a: pytest.fail("fused despite a hook")})
+    with fast_inference("fast-fp32"), torch.no_grad():
+        block(x)
+    assert seen == [torch.Size([3, 4, 8, 8])]
