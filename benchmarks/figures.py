@@ -129,14 +129,30 @@ def on_gpu(method: str, ipc: int = 10) -> Num:
     return acc(method=method, ipc=ipc, device=gpu)
 
 
-def speed(method: str, device: object, batch_real: int | None = None, timed: int | None = 20) -> Num:
-    """Seconds of one speed case; ``timed``: its iterations timed (the sessions before 2026-12-03 timed 20)."""
-    where: dict[str, object] = {"method": method, "device": device}
+def speed(
+    method: str, device: object, batch_real: int | None = None, timed: int | None = 20, field: str = "value", **more
+) -> Num:
+    """``field`` of one speed case; ``timed``: its iterations timed (the sessions before 2026-12-03 timed 20, the
+    kernels comparison of 2026-12-03 10)."""
+    where: dict[str, object] = {"method": method, "device": device, **more}
     if timed is not None and batch_real is not None:
         where["budget__iterations_timed"] = timed
     if batch_real is not None:
         where["budget__batch_real"] = batch_real
-    return mean("speed", "value", **where)
+    return mean("speed", field, **where)
+
+
+def kernels_case(method: str, field: str = "value", precision: str = "fp32") -> Num:
+    """A case of the 2026-12-03 kernels comparison (DM, IPC 10, 256 real images per class, on the AMD EPYC)."""
+    return speed(method, amd, 256, timed=10, field=field, precision=precision)
+
+
+def throughput(run: Num, gflop: Num) -> Num:
+    return lambda res: gflop(res) / run(res)
+
+
+def limit(setting: str = "fp32 NNPACK") -> Num:
+    return mean("speed", "value", method="limit", setting=setting, device=amd)
 
 
 def scale_run(
@@ -338,6 +354,33 @@ FIGURES: dict[str, Fig] = {
         if m == "dm" or cpu_name == "amd"
     },
     **{f"iter-atom-vs-dm-{b}-amd": fmt(over(speed("atom", amd, b), speed("dm", amd, b)), ".1f") for b in (64, 256)},
+    # The kernels comparison (AMD EPYC, 2026-12-03)
+    "k-plain": fmt(kernels_case("dm-plain"), ".2f"),
+    "k-fp32": fmt(kernels_case("dm"), ".2f"),
+    "k-auto": fmt(kernels_case("dm", precision="auto (fast-fp32)"), ".2f"),
+    "k-plain-vs-auto": fmt(over(kernels_case("dm-plain"), kernels_case("dm", precision="auto (fast-fp32)")), ".2f"),
+    "k-fp32-vs-auto": fmt(over(kernels_case("dm"), kernels_case("dm", precision="auto (fast-fp32)")), ".2f"),
+    "k-plain-peak": fmt(kernels_case("dm-plain", "peak_rss_mib"), ",.0f"),
+    "k-auto-peak": fmt(kernels_case("dm", "peak_rss_mib", precision="auto (fast-fp32)"), ",.0f"),
+    "k-fp32-peak": fmt(kernels_case("dm", "peak_rss_mib"), ",.0f"),
+    "limit-nnpack": fmt(limit(), ".0f"),
+    "limit-onednn": fmt(limit("fp32 oneDNN"), ".0f"),
+    "limit-matmul": fmt(limit("fp32 matmul 4096"), ".0f"),
+    "limit-bf16": fmt(limit("bf16 oneDNN"), ".1f"),
+    "k-auto-gflops": fmt(
+        throughput(kernels_case("dm", precision="auto (fast-fp32)"), kernels_case("dm", "gflop", "auto (fast-fp32)")),
+        ".0f",
+    ),
+    "k-auto-share": fmt(
+        lambda res: (
+            throughput(
+                kernels_case("dm", precision="auto (fast-fp32)"), kernels_case("dm", "gflop", "auto (fast-fp32)")
+            )(res)
+            / limit()(res)
+        ),
+        ".0f",
+        100,
+    ),
     "iter-gpu-min-ms": fmt(gpu_iteration_ms(min), ".0f"),
     "iter-gpu-max-ms": fmt(gpu_iteration_ms(max), ".0f"),
     # Multi-process condensation and checkpoints

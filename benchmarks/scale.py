@@ -80,6 +80,7 @@ def _child(args: argparse.Namespace) -> None:
     tune_cpu_allocator()
     register("timed-dm", TimedDM)
     config = CondenseConfig(
+        precision="fp32",  # as recorded (the default became "auto" on 2026-12-03)
         method="timed-dm",
         dataset=args.dataset,
         ipc=IPC,

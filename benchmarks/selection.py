@@ -137,10 +137,20 @@ def main() -> None:
             folder = Path("out/selection") / f"{args.method}-{slug}-seed{seed}"
             e = _finished(folder, args.method, seed, pairs, args.validation, eval_cfg)
             if e is None:
-                cfg = CondenseConfig(method=args.method, dataset=args.dataset, ipc=args.ipc,
-                                     iterations=args.iterations, seed=seed, options=nested(pairs), eval=eval_cfg,
-                                     checkpoint_every=0, baseline=False, device=args.device,
-                                     validation=args.validation)  # fmt: skip
+                cfg = CondenseConfig(
+                    method=args.method,
+                    dataset=args.dataset,
+                    ipc=args.ipc,
+                    iterations=args.iterations,
+                    seed=seed,
+                    options=nested(pairs),
+                    eval=eval_cfg,
+                    checkpoint_every=0,
+                    baseline=False,
+                    device=args.device,
+                    validation=args.validation,
+                    precision="fp32",
+                )  # fmt: skip (fp32: as recorded)
                 condense(cfg, folder, overwrite=True, progress=True)
                 e = _finished(folder, args.method, seed, pairs, args.validation, eval_cfg)
             else:

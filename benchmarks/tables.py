@@ -213,7 +213,7 @@ def speed_table(res: Results) -> str:
         value = _value(run, "value") + (f" (median of {len(r['values'])})" if "values" in r else "")
         cells.append([name, r["metric"].replace("_", " "), value, r["precision"], rate,
                       _value(run, "peak_rss_mib"), _budget(r["budget"]), r["device"], _date(run)])  # fmt: skip
-    return _markdown(header, cells, _flat(runs(records)))
+    return _markdown(header, cells, [r for r in records if r["method"] != "limit"])
 
 
 def limit_table(res: Results) -> str:

@@ -71,8 +71,15 @@ def precision_dtype(precision: str, device: torch.device | str = "cpu") -> torch
         return torch.bfloat16
     device = torch.device(device)
     if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
+        return torch.bfloat16 if _cuda_native_bf16() else None
     return torch.bfloat16 if device.type == "cpu" and cpu_has_native_bf16() else None
+
+
+def _cuda_native_bf16() -> bool:
+    try:
+        return bool(torch.cuda.is_bf16_supported(including_emulation=False))  # emulated bf16 is slow (V100, T4)
+    except TypeError:  # older PyTorch: no emulation to exclude
+        return bool(torch.cuda.is_bf16_supported())
 
 
 def autocast(precision: str, device: torch.device | str = "cpu") -> contextlib.AbstractContextManager:

@@ -58,6 +58,7 @@ def run(out, *, resume=False, **kw):
             "options": {"batch_real": 6},
             "evaluate": False,
             "checkpoint_every": 0,
+            "precision": "fp32",
             **kw,
         }
     )
@@ -120,10 +121,12 @@ def test_foreign_corrupt_or_incomplete_checkpoints_are_refused(signalled, tmp_pa
             run(out, checkpoint_every=3)
     ckpt = checkpoint_path(out)
     good = ckpt.read_bytes()
-    with pytest.raises(CondensationError, match=r"belongs to another run \(differs in: method\)"):
+    with pytest.raises(CondensationError, match=r"belongs to another run \(method: '\w+' in the checkpoint, 'dm' now"):
         run(out, method="dm", resume=True, checkpoint_every=3)
-    with pytest.raises(CondensationError, match=r"differs in: ipc"):
+    with pytest.raises(CondensationError, match=r"\(ipc: \d+ in the checkpoint, 3 now\)"):
         run(out, ipc=3, resume=True, checkpoint_every=3)
+    with pytest.raises(CondensationError, match=r"precision: 'fp32' in the checkpoint, 'auto' now.*--precision fp32"):
+        run(out, resume=True, checkpoint_every=3, precision="auto")
     ckpt.write_bytes(good[: len(good) // 2])  # half-written (what an atomic write never leaves)
     with pytest.raises(CondensationError, match="cannot be read"):
         run(out, resume=True, checkpoint_every=3)

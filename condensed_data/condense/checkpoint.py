@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import torch
 
 from condensed_data.artifact.folder import fsync_dir
+from condensed_data.runtime import inference_kernels
 
 if TYPE_CHECKING:
     from condensed_data.condense.method import Method
@@ -90,7 +91,8 @@ def checkpoint_path(output: str | os.PathLike) -> Path:
 def identity(
     settings: RunSettings, options: dict[str, Any], iterations: int, *, data: str | None = None
 ) -> dict[str, Any]:
-    """What a checkpoint must match to be resumed: the run's settings, the method's full options, the iterations,
+    """What a checkpoint must match to be resumed: the run's settings (with the kernels ``precision`` resolved to on
+    this device, so a resume computes as the interrupted run did), the method's full options, the iterations,
     the validation hold-out when there is one, and ``data``, the fingerprint of real data read lazily (a folder that
     may change between runs; both absent otherwise, so older checkpoints still match)."""
     found = {
@@ -102,6 +104,9 @@ def identity(
         "options": options,
         "precision": settings.precision,
     }
+    kernels = inference_kernels(settings.precision, getattr(settings, "device", "cpu"))
+    if kernels != "fp32":  # how "auto" resolved on this device (absent for fp32, so older checkpoints still match)
+        found["kernels"] = kernels
     validation = getattr(settings, "validation", 0)
     if validation:
         found["validation"] = validation
@@ -174,9 +179,13 @@ class Checkpoint:
                     f"fingerprint was {saved.get('data')}, it is now {self.identity['data']}); restore the data, "
                     "or delete the checkpoint to start over"
                 )
+            found = "; ".join(f"{k}: {saved.get(k)!r} in the checkpoint, {self.identity[k]!r} now" for k in diff)
+            hint = ""
+            if saved.get("precision") == "fp32" and self.identity.get("precision") == "auto":
+                hint = " (runs before 2026-12-03 condensed in fp32 by default: pass --precision fp32 to resume one)"
             raise CondensationError(
-                f"checkpoint {path} belongs to another run (differs in: {', '.join(diff)}); "
-                "delete it or rerun with the same settings to resume"
+                f"checkpoint {path} belongs to another run ({found}){hint}; rerun with the checkpoint's settings to "
+                "resume, or delete it to start over"
             )
         return state
 

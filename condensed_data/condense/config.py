@@ -19,6 +19,7 @@ from condensed_data.condense.soft_labels import check_temperature
 from condensed_data.data.holdout import check_holdout
 from condensed_data.evaluate.protocol import EvalConfig
 from condensed_data.nn import resolve_network
+from condensed_data.runtime import PRECISIONS
 
 __all__ = ["CondenseConfig", "CondenseResult"]
 
@@ -101,6 +102,8 @@ class CondenseConfig:
             raise ValueError("checkpoint_every and eval_every must be >= 0")
         if self.validation != 0:
             check_holdout(self.validation)  # the sizes are checked against the data when it is loaded
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {list(PRECISIONS)}, got {self.precision!r}")
         if self.labels not in ("hard", "soft"):
             raise ValueError(f"labels must be 'hard' or 'soft', got {self.labels!r}")
         check_temperature(self.temperature)

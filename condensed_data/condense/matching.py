@@ -61,7 +61,7 @@ from condensed_data.condense.representations.pixels import INITS
 from condensed_data.data import RealSource
 from condensed_data.nn import get_network, resolve_network
 from condensed_data.nn.chunks import CHUNK_PIXELS, backward_pass_size, pass_size, per_sample
-from condensed_data.nn.kernels import no_grad_pass
+from condensed_data.nn.kernels import current_kernels, no_grad_pass
 from condensed_data.seeding import make_generator
 
 __all__ = ["MatchingConfig", "MatchingMethod", "PixelConfig", "PixelMethod"]
@@ -415,16 +415,17 @@ class MatchingMethod(Method):
     def features(
         self, net: torch.nn.Module, real: torch.Tensor, syn: torch.Tensor, num_classes: int
     ) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
-        """The objective's per-class features ``(K, B, ...)`` of class-major ``real`` (no gradient) and ``syn``.
-
-        Both batches hold the same ``num_classes`` classes, each class equally often within a batch.
-        """
+        """The objective's per-class features ``(K, B, ...)`` of class-major ``real`` (no gradient) and ``syn``: both
+        hold the same ``num_classes`` classes, each class equally often within a batch."""
         features = self.objective.features
-        # Passes of <= 256 real images keep activations small (at 512 a DM iteration peaked 580 MiB higher on CPU)
-        chunk = min(256, pass_size(real.shape, self.CHUNK_PIXELS))
-        with no_grad_pass(real.device):  # in the run's inference kernels (nn.kernels); features in float32
+        chunk = pass_size(real.shape, self.CHUNK_PIXELS)
+        if per_sample(net):  # <= 256 images: at 512 a DM iteration's peak was 580 MiB higher on CPU, no faster
+            chunk = min(256, chunk)
+        with no_grad_pass(real.device):  # in the run's inference kernels (nn.kernels)
             chunks = [features(net, part) for part in real.split(chunk)]
-            feat_real = tuple(torch.cat(p).float().unflatten(0, (num_classes, -1)) for p in zip(*chunks, strict=True))
+            feat_real = tuple(torch.cat(p).unflatten(0, (num_classes, -1)) for p in zip(*chunks, strict=True))
+            if current_kernels() == "bf16":  # the real side alone ran in bf16: compare in float32
+                feat_real = tuple(f.float() for f in feat_real)
         syn_chunk = backward_pass_size(syn.shape, len(syn), self.CHUNK_PIXELS)
         if syn_chunk == len(syn) or not per_sample(net):
             out = features(net, syn)  # (batch statistics would differ by chunk: one pass)

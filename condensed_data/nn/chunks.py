@@ -3,8 +3,10 @@
 A ConvNet's activations grow with the batch times the image area: 512 images of 32 x 32 pixels take what 32 images of
 128 x 128 take. The matching loop and the evaluation split their passes by :func:`pass_size` (512 images up to
 32 x 32, the sizes every published protocol uses, so their results and speed there are what they always were; fewer
-as images grow), and passes whose activations are kept for backward by :func:`backward_pass_size`. Splitting a batch changes nothing for networks that treat every sample on its own (instance or no
-normalization); a network with batch statistics (:func:`per_sample` is false) must see the batch in one pass.
+as images grow), and passes whose activations are kept for backward by :func:`backward_pass_size`. The matching
+loop's real images go in passes of at most 256 for networks that treat every sample on its own (instance or no
+normalization), where splitting a batch changes nothing; a network with batch statistics (:func:`per_sample` is
+false) must see the batch in one pass.
 
 >>> pass_size((3, 32, 32)), pass_size((3, 64, 64)), pass_size((3, 128, 128)), pass_size((1, 8, 8))
 (512, 64, 16, 512)

@@ -16,16 +16,18 @@ of these modes on for the passes that run inside it under ``torch.no_grad()``:
       fast algorithms (Winograd or FFT transforms, its choice) need far fewer multiplications than the direct
       method; results agree with the exact ones to about 1e-5 of the output's scale (oneDNN's direct method: about
       2e-6);
-    - 2x2 average pooling of contiguous maps is two strided adds (rows, then columns), several times faster on CPUs
+    - 2x2 average pooling of even-sized maps is two strided adds (rows, then columns), several times faster on CPUs
       than this PyTorch's ``avg_pool2d`` kernel;
     - in a :class:`Sequential`, instance normalization, ReLU and 2x2 average pooling of large maps run as one fused
       kernel compiled by ``torch.compile`` (once per shape, a few seconds each; where no C++ compiler or no
-      working ``torch.compile`` is found, or a module carries hooks, the three modules run one by one).
+      working ``torch.compile`` is found, where a module carries hooks, or with ``CONDENSED_DATA_NO_COMPILE=1``
+      in the environment, the three modules run one by one).
 
 The modes act through :class:`Conv2d`, :class:`AvgPool2d` and :class:`Sequential`, drop-in subclasses of
-PyTorch's modules (same parameters, same state dict) that the built-in ConvNet uses; anything else computes as usual. Which mode a run uses
-is :func:`condensed_data.runtime.inference_kernels`'s choice (``precision="auto"``), from what was measured
-(docs, benchmarks, "Speed and memory").
+PyTorch's modules (same parameters, same state dict) that the built-in ConvNet uses; anything else computes as
+usual, and so does everything inside an enclosing autocast region. Which mode a run uses is
+:func:`condensed_data.runtime.inference_kernels`'s choice (``precision="auto"``), from what was measured (docs,
+benchmarks, "Speed and memory"). NNPACK sizes its thread pool at its first call.
 
 >>> import torch
 >>> pool = AvgPool2d(2, 2)
@@ -127,7 +129,8 @@ def _pool2x2(x: torch.Tensor) -> torch.Tensor:
 
 def _fast(x: torch.Tensor) -> bool:
     return (
-        _MODE.get() == "fast-fp32"
+        not torch.is_autocast_enabled("cpu")
+        and _MODE.get() == "fast-fp32"
         and x.device.type == "cpu"
         and x.dtype == torch.float32
         and not torch.is_grad_enabled()
@@ -150,15 +153,19 @@ class Conv2d(nn.Conv2d):
             and self.groups == 1
             and self.padding_mode == "zeros"
             and isinstance(self.padding, tuple)
+            and max(self.padding) <= 1  # NNPACK refuses a padding as large as the kernel
             and x.dim() == 4
             and min(x.shape[-2:]) >= _NNPACK_MIN_SIDE
         ):
-            return torch._nnpack_spatial_convolution(x.contiguous(), self.weight, self.bias, list(self.padding), [1, 1])
+            try:
+                return torch._nnpack_spatial_convolution(x, self.weight, self.bias, list(self.padding), [1, 1])
+            except RuntimeError:  # a case NNPACK does not take: the stock kernel computes the same
+                pass
         return super().forward(x)
 
 
 class AvgPool2d(nn.AvgPool2d):
-    """:class:`torch.nn.AvgPool2d` whose 2x2, stride-2 pooling of even-sized maps is four strided adds in the
+    """:class:`torch.nn.AvgPool2d` whose 2x2, stride-2 pooling of even-sized maps is two strided adds in the
     ``"fast-fp32"`` mode (no-grad CPU passes; equal to ``avg_pool2d`` up to float rounding); otherwise the parent's
     forward."""
 
@@ -169,6 +176,7 @@ class AvgPool2d(nn.AvgPool2d):
             and self.stride in (2, (2, 2))
             and self.padding in (0, (0, 0))
             and not self.ceil_mode
+            and self.divisor_override is None
             and x.dim() == 4
             and x.shape[-1] % 2 == 0
             and x.shape[-2] % 2 == 0
@@ -182,14 +190,18 @@ def _norm_relu_pool(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, e
 
 
 _FUSED: dict[str, Any] = {}  # "fn": the compiled kernel; "failed": why it could not be used (then never tried again)
+NO_COMPILE_ENV = "CONDENSED_DATA_NO_COMPILE"  # set to 1: never compile the fused kernel
 _FUSE_MIN_NUMEL = 1 << 24  # smaller maps are cheap, and every new shape costs a compilation
 
 
 def _fused_kernel() -> Callable | None:
     if "fn" not in _FUSED and "failed" not in _FUSED:
-        compiler = os.environ.get("CXX") or shutil.which("c++") or shutil.which("g++")
-        if not compiler:
+        compiler = os.environ.get("CXX") or shutil.which("c++") or shutil.which("g++") or shutil.which("clang++")
+        if os.environ.get(NO_COMPILE_ENV, "") not in ("", "0"):
+            _FUSED["failed"] = f"turned off by {NO_COMPILE_ENV}"
+        elif not compiler:
             _FUSED["failed"] = "no C++ compiler found (set CXX, or install g++)"
+            logger.warning("fused kernels unavailable (%s); running the modules one by one", _FUSED["failed"])
         else:
             _FUSED["fn"] = torch.compile(_norm_relu_pool, dynamic=False, fullgraph=True)
     return _FUSED.get("fn")
@@ -209,8 +221,15 @@ def _fusable(mods: list[nn.Module], i: int) -> bool:
         and pool.stride in (2, (2, 2))
         and pool.padding in (0, (0, 0))
         and not pool.ceil_mode
+        and pool.divisor_override is None
         and not any(m._forward_hooks or m._forward_pre_hooks for m in (norm, relu, pool))
     )
+
+
+def _global_hooks() -> bool:
+    """Whether any module-wide hook is registered (they must see every module run: no fusion then)."""
+    check = getattr(torch.nn.modules.module, "_has_any_global_hook", None)
+    return True if check is None else bool(check())
 
 
 class Sequential(nn.Sequential):
@@ -218,7 +237,7 @@ class Sequential(nn.Sequential):
     norm -> ReLU -> 2x2 average pooling of a large map as one compiled kernel; otherwise the parent's forward."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not _fast(x) or torch.nn.modules.module._has_any_global_hook():
+        if not _fast(x) or _global_hooks():
             return super().forward(x)
         mods, i = list(self), 0
         while i < len(mods):

@@ -1,4 +1,5 @@
-"""The fast no-grad kernels (condensed_data.nn.kernels): the same function as the stock ones, used only where they may be."""
+"""The fast no-grad kernels (condensed_data.nn.kernels): the same function as the stock ones, used only where
+they may be."""
 
 import pytest
 import torch
@@ -157,3 +158,28 @@ def test_hooks_keep_the_modules_apart(monkeypatch):
     with fast_inference("fast-fp32"), torch.no_grad():
         block(x)
     assert seen == [torch.Size([3, 4, 8, 8])]
+
+
+@needs_nnpack
+def test_cases_nnpack_refuses_or_pooling_cannot_take_compute_as_stock():
+    torch.manual_seed(0)
+    wide = Conv2d(16, 8, 3, padding=3)  # NNPACK refuses a padding as large as the kernel
+    x = torch.rand(2, 16, 12, 12)
+    summing = AvgPool2d(2, 2, divisor_override=1)
+    with torch.no_grad():
+        expected = wide(x), summing(x)
+        with fast_inference("fast-fp32"):
+            assert torch.equal(wide(x), expected[0])
+            assert torch.equal(summing(x), expected[1])
+
+
+def test_an_enclosing_autocast_wins():
+    conv = Conv2d(16, 8, 3, padding=1)
+    with fast_inference("fast-fp32"), torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        assert conv(torch.rand(2, 16, 12, 12)).dtype == torch.bfloat16
+
+
+def test_compiling_can_be_turned_off(monkeypatch):
+    monkeypatch.setattr(kernels, "_FUSED", {})
+    monkeypatch.setenv(kernels.NO_COMPILE_ENV, "1")
+    assert kernels._fused_kernel() is None and kernels.NO_COMPILE_ENV in kernels._FUSED["failed"]
