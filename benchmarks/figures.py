@@ -363,6 +363,8 @@ FIGURES: dict[str, Fig] = {
     "k-plain-peak": fmt(kernels_case("dm-plain", "peak_rss_mib"), ",.0f"),
     "k-auto-peak": fmt(kernels_case("dm", "peak_rss_mib", precision="auto (fast-fp32)"), ",.0f"),
     "k-fp32-peak": fmt(kernels_case("dm", "peak_rss_mib"), ",.0f"),
+    "k-acc-fp32": fmt(acc(method="dm-kernels-fp32", ipc=10), ".2f"),
+    "k-acc-auto": fmt(acc(method="dm-kernels-auto", ipc=10), ".2f"),
     "limit-nnpack": fmt(limit(), ".0f"),
     "limit-onednn": fmt(limit("fp32 oneDNN"), ".0f"),
     "limit-matmul": fmt(limit("fp32 matmul 4096"), ".0f"),

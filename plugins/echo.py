@@ -28,13 +28,13 @@ What follows M3D's public code (``condense_m3d.py``, ``m3dloss.py``) and what is
   released PACS configs; the CIFAR configs could not be read); we optimize normalized images, whose MMD gradients
   are about 60 times smaller than DM's, and chose ``lr_img = 100`` from a sweep over 10, 30, 100 and 300 on
   Fashion-MNIST at IPC 10 (300 iterations). That sweep was scored on the test split; it is superseded by
-  ``benchmarks/selection.py``, which scores on a validation split held out of the train split (README). Other datasets
-  may want another value (``--set lr_img=...``): on 8x8 digits at IPC 1, 100 overshoots and 3 works (200
+  ``benchmarks/selection.py``, which scores on a validation split held out of the train split (docs/benchmarks.md).
+  Other datasets may want another value (``--set lr_img=...``): on 8x8 digits at IPC 1, 100 overshoots and 3 works (200
   iterations: 0.78 test accuracy at 3, 0.63 at 10, 0.26 at 100, against 0.67 for random real images).
 - M3D's "factor" multi-formation (each stored image holds factor x factor downsized images, IDC's idea) is the
   pixel representation's ``factor`` option (``--set factor=2``; M3D's default is 2, ours stays 1 so that the
-  option is chosen explicitly; see the README's selection table). With factor > 1, ``init="real"`` fills the
-  tiles with downsized real images, which is M3D's ``init='mix'``.
+  option is chosen explicitly; see the selection table in docs/benchmarks.md). With factor > 1, ``init="real"``
+  fills the tiles with downsized real images, which is M3D's ``init='mix'``.
 
 >>> from condensed_data.condense.registry import get_method
 >>> cfg = get_method("echo").config_class()

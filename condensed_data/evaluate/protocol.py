@@ -5,10 +5,10 @@ momentum 0.9, weight decay 5e-4, batch 256, cross-entropy, lr multiplied by 0.1 
 augmentation drawn independently per sample (one op per batch) during training, one test on the whole real test
 set at the end. Reported: mean and standard deviation of the test accuracy over the K networks, as fractions.
 
-Two deliberate differences, both documented in the README: training runs ``epochs`` epochs (the reference runs
-``epochs + 1``), and with ``precision="auto"`` forward and backward passes run under bf16 autocast on hardware
-that computes bf16 natively (weights and optimizer state stay fp32). ``benchmarks/`` records the accuracy of both
-precisions on the same sets.
+Two deliberate differences, both documented in the evaluation guide (docs/guides/evaluation.md): training runs
+``epochs`` epochs (the reference runs ``epochs + 1``), and with ``precision="auto"`` forward and backward passes
+run under bf16 autocast on hardware that computes bf16 natively (weights and optimizer state stay fp32).
+``benchmarks/`` records the accuracy of both precisions on the same sets.
 
 >>> cfg = EvalConfig(epochs=300, models=2)
 >>> cfg.arch, cfg.lr
