@@ -153,7 +153,7 @@ def test_checkpoint_of_another_run_is_refused(tiny, tmp_path, extra_methods):
     out = tmp_path / "a"
     with pytest.raises(CondensationError):
         run(tiny, out, method="exploding")
-    with pytest.raises(CondensationError, match=r"\(ipc: 1 in the checkpoint, 3 now\)"):
+    with pytest.raises(CondensationError, match=r"\(ipc: 2 in the checkpoint, 3 now\)"):
         run(tiny, out, method="exploding", ipc=3, resume=True)
     checkpoint_path(out).write_bytes(b"garbage")
     with pytest.raises(CondensationError, match="cannot be read"):
