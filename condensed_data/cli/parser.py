@@ -130,7 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         choices=["auto", "fp32", "bf16"],
         help="auto (default): the real images' embeddings in the fastest kernels measured for the device (bf16 where "
-        "native, else NNPACK on CPUs); fp32: PyTorch's stock kernels throughout; bf16: autocast over the whole loss",
+        "native, else faster float32 kernels on CPUs); fp32: PyTorch's stock kernels throughout; bf16: autocast "
+        "over the whole loss",
     )
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ... (default cpu)")
     p.add_argument("--data-root", default=None, help="folder holding the real dataset's files")

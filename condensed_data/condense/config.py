@@ -39,7 +39,8 @@ class CondenseConfig:
         options: Overrides of the method's configuration (e.g. ``{"lr_img": 0.5}``).
         precision: ``"auto"`` (default): the real images' no-grad embeddings run in the fastest kernels measured for
             the device, the synthetic side in float32 (:func:`condensed_data.runtime.inference_kernels`: bf16 where
-            the hardware has it natively, else NNPACK's fast convolutions on CPUs); ``"fp32"``: PyTorch's stock
+            the hardware has it natively, else faster float32 kernels on CPUs: NNPACK convolutions, fused normalization
+            and pooling); ``"fp32"``: PyTorch's stock
             kernels throughout (what every record before 2026-12-03 used); ``"bf16"``: autocast over the whole
             loss.
         checkpoint_every: Iterations between checkpoints, also written after the last iteration (0 disables the

@@ -1,8 +1,9 @@
 """Faster kernels for forward passes whose result needs no gradient: the real images of every matching iteration.
 
 A matching iteration spends almost all of its time embedding the real images under a frozen network (at IPC 10 with
-256 real images per class, 2,560 real images against 100 synthetic ones). That pass needs no gradient, so it may run in whatever arithmetic is fastest
-on the device, while the synthetic side, whose gradient is the point, stays as it is. :func:`fast_inference` turns one
+256 real images per class, 2,560 real images against 100 synthetic ones). That pass needs no gradient, so it may run
+in whatever arithmetic is fastest on the device, while the synthetic side, whose gradient is the point, stays as it
+is. :func:`fast_inference` turns one
 of these modes on for the passes that run inside it under ``torch.no_grad()``:
 
 ``"fp32"``
@@ -164,23 +165,24 @@ class Conv2d(nn.Conv2d):
         return super().forward(x)
 
 
+def _halves(pool: nn.AvgPool2d) -> bool:
+    """Whether ``pool`` is plain 2x2, stride-2 averaging (no padding, ceil mode or divisor override)."""
+    return (
+        pool.kernel_size in (2, (2, 2))
+        and pool.stride in (2, (2, 2))
+        and pool.padding in (0, (0, 0))
+        and not pool.ceil_mode
+        and pool.divisor_override is None
+    )
+
+
 class AvgPool2d(nn.AvgPool2d):
     """:class:`torch.nn.AvgPool2d` whose 2x2, stride-2 pooling of even-sized maps is two strided adds in the
     ``"fast-fp32"`` mode (no-grad CPU passes; equal to ``avg_pool2d`` up to float rounding); otherwise the parent's
     forward."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if (
-            _fast(x)
-            and self.kernel_size in (2, (2, 2))
-            and self.stride in (2, (2, 2))
-            and self.padding in (0, (0, 0))
-            and not self.ceil_mode
-            and self.divisor_override is None
-            and x.dim() == 4
-            and x.shape[-1] % 2 == 0
-            and x.shape[-2] % 2 == 0
-        ):
+        if _fast(x) and _halves(self) and x.dim() == 4 and x.shape[-1] % 2 == 0 and x.shape[-2] % 2 == 0:
             return _pool2x2(x)
         return super().forward(x)
 
@@ -196,10 +198,9 @@ _FUSE_MIN_NUMEL = 1 << 24  # smaller maps are cheap, and every new shape costs a
 
 def _fused_kernel() -> Callable | None:
     if "fn" not in _FUSED and "failed" not in _FUSED:
-        compiler = os.environ.get("CXX") or shutil.which("c++") or shutil.which("g++") or shutil.which("clang++")
         if os.environ.get(NO_COMPILE_ENV, "") not in ("", "0"):
             _FUSED["failed"] = f"turned off by {NO_COMPILE_ENV}"
-        elif not compiler:
+        elif not (os.environ.get("CXX") or any(shutil.which(c) for c in ("c++", "g++", "clang++"))):
             _FUSED["failed"] = "no C++ compiler found (set CXX, or install g++)"
             logger.warning("fused kernels unavailable (%s); running the modules one by one", _FUSED["failed"])
         else:
@@ -217,11 +218,7 @@ def _fusable(mods: list[nn.Module], i: int) -> bool:
         and norm.affine
         and isinstance(relu, nn.ReLU)
         and isinstance(pool, nn.AvgPool2d)
-        and pool.kernel_size in (2, (2, 2))
-        and pool.stride in (2, (2, 2))
-        and pool.padding in (0, (0, 0))
-        and not pool.ceil_mode
-        and pool.divisor_override is None
+        and _halves(pool)
         and not any(m._forward_hooks or m._forward_pre_hooks for m in (norm, relu, pool))
     )
 
